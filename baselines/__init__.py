@@ -1,0 +1,1 @@
+"""The baselines of the paper: PEN-Net, GLCIC and PIC-Net, each behind the Method seam."""

@@ -1,0 +1,1 @@
+"""Datasets and masks: where the harness's images and holes come from."""

@@ -1,0 +1,216 @@
+"""The dataset registry: dtd, facade, celeba-hq, places2 (read from a folder) and sample.
+
+Each real dataset reads the layout its publisher distributes, from a root the user names, and
+is split as the paper's Table 1 (a seeded split written once, see splits.py). Every item is a
+dict {"image": 3×size×size float in [-1, 1], "id": str, "domain": str}. `ds[i]` is the test
+protocol's view (whole image resized to size², as PEN-Net); `ds.augmented(i, rng)` is the
+training view (a random horizontal flip, as PEN-Net; the sample set also takes a random crop).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from bench.data import sample, splits
+from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_tensor
+
+DEFAULT_CACHE = Path("results/cache")
+
+
+class DatasetError(ValueError):
+    """A dataset that is unknown, missing, empty or laid out unexpectedly."""
+
+
+@dataclass(frozen=True)
+class RealDataset:
+    """Where one published dataset's images live under its root, and how the paper splits it."""
+
+    name: str
+    train_count: int
+    test_count: int
+    layout: str  # shown in errors: what the folder should hold
+    folders: tuple[str, ...]  # sub-folders (relative to root) to search; "" = the root itself
+    suffixes: tuple[str, ...] = IMAGE_SUFFIXES
+    stratify: Callable[[str], str] | None = None
+
+    def list_files(self, root: Path) -> list[str]:
+        """Image paths relative to `root`, from the first layout folder that exists."""
+        root = Path(root)
+        if not root.is_dir():
+            raise DatasetError(f"{root}: dataset folder for {self.name!r} does not exist; expected {self.layout}")
+        found: list[str] = []
+        for folder in self.folders:
+            base = root / folder
+            if base.is_dir():
+                found.extend(
+                    str(p.relative_to(root)) for p in base.rglob("*")
+                    if p.suffix.lower() in self.suffixes and p.is_file()
+                )
+        if not found:
+            raise DatasetError(f"{root}: no {self.name} images found; expected {self.layout}")
+        return found
+
+
+REAL_DATASETS = {
+    d.name: d
+    for d in (
+        RealDataset("dtd", 4512, 1128, "dtd/images/<category>/*.jpg (dtd-r1.0.1.tar.gz unpacked)",
+                    ("dtd/images", "images"), (".jpg",), stratify=lambda f: Path(f).parent.name),
+        RealDataset("facade", 506, 100,
+                    "base/*.jpg and extended/*.jpg (CMP_facade_DB_base.zip and _extended.zip unpacked)",
+                    ("base", "extended", "CMP_facade_DB_base/base", "CMP_facade_DB_extended/extended"),
+                    (".jpg",)),
+        RealDataset("celeba-hq", 28000, 2000,
+                    "CelebA-HQ-img/*.jpg (CelebAMask-HQ) or celeba_hq/*.{jpg,png} or data1024x1024/*.png",
+                    ("CelebA-HQ-img", "CelebAMask-HQ/CelebA-HQ-img", "celeba_hq", "data1024x1024")),
+        RealDataset("places2", 1_829_960, 10_000,
+                    "data_256/<letter>/<category>/*.jpg and val_256/*.jpg (Places365-Standard, train and val pooled)",
+                    ("data_256", "val_256", "data_large", "val_large"), (".jpg",)),
+    )
+}
+NAMES = ("dtd", "facade", "celeba-hq", "places2", "sample")
+SPLITS = ("train", "test")
+
+
+class ImageDataset(Dataset, abc.ABC):
+    """A list of images of one dataset split at one working size."""
+
+    def __init__(self, name: str, split: str, size: int, ids: list[str], domains: list[str]):
+        self.name, self.split, self.size = name, split, size
+        self.ids, self.domains = ids, domains
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @abc.abstractmethod
+    def load(self, i: int) -> Image.Image:
+        """Item i as a size × size RGB image (the deterministic, test-protocol view)."""
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"image": to_tensor(self.load(i)), "id": self.ids[i], "domain": self.domains[i]}
+
+    def augmented(self, i: int, rng: np.random.Generator) -> dict[str, Any]:
+        image = self.load(i)
+        if rng.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return {"image": to_tensor(image), "id": self.ids[i], "domain": self.domains[i]}
+
+
+class FolderDataset(ImageDataset):
+    """A real dataset: files under a root, whole images resized to size² (PEN-Net)."""
+
+    def __init__(self, name: str, split: str, size: int, root: Path, files: list[str]):
+        super().__init__(name, split, size, [Path(f).with_suffix("").as_posix() for f in files], [name] * len(files))
+        self.root, self.files = Path(root), files
+
+    def load(self, i: int) -> Image.Image:
+        return resize_square(read_rgb(self.root / self.files[i]), self.size)
+
+
+class SampleDataset(ImageDataset):
+    """The embedded sample set: random crops of train halves, fixed crops of test halves."""
+
+    def __init__(self, split: str, size: int):
+        self.regions: list[sample.Region] = []
+        self.offsets: list[tuple[int, int]] = []
+        ids, domains = [], []
+        for domain, (_, sources) in sample.DOMAINS.items():
+            for source in sources:
+                region = sample.halves(source, domain, size)[0 if split == "train" else 1]
+                offsets = ([None] if split == "train" else sample.test_crop_offsets(region, size))
+                for k, offset in enumerate(offsets):
+                    self.regions.append(region)
+                    self.offsets.append(offset)
+                    suffix = "" if offset is None else f"-{k}"
+                    ids.append(f"{domain}-{sample.source_name(source)}{suffix}")
+                    domains.append(domain)
+        super().__init__("sample", split, size, ids, domains)
+
+    def load(self, i: int) -> Image.Image:
+        region, offset = self.regions[i], self.offsets[i]
+        if offset is None:  # a train region's deterministic view: its centre crop
+            _, _, width, height = region.box
+            offset = ((width - self.size) // 2, (height - self.size) // 2)
+        return sample.crop(region, self.size, *offset)
+
+    def augmented(self, i: int, rng: np.random.Generator) -> dict[str, Any]:
+        if self.split != "train":
+            return super().augmented(i, rng)
+        image = sample.crop(self.regions[i], self.size, *sample.random_crop_offset(self.regions[i], self.size, rng))
+        if rng.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return {"image": to_tensor(image), "id": self.ids[i], "domain": self.domains[i]}
+
+
+def check_name(name: str) -> None:
+    if name not in NAMES:
+        raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(NAMES)}")
+
+
+def split_counts(spec: RealDataset, found: int) -> int:
+    """Test images to hold out: the paper's count, scaled down when fewer images are present."""
+    total = spec.train_count + spec.test_count
+    return spec.test_count if found >= total else max(1, round(found * spec.test_count / total))
+
+
+def split_files(name: str, split: str, root: Path, cache_dir: Path) -> list[str]:
+    """The files of one split, from the saved lists; the split is made the first time."""
+    spec = REAL_DATASETS[name]
+    folder = splits.split_dir(cache_dir, name)
+    files = splits.load_split(folder, split)
+    if files is None:
+        found = spec.list_files(root)
+        train, test = splits.make_split(found, split_counts(spec, len(found)), spec.stratify)
+        splits.save_split(folder, train, test, {"dataset": name, "root": str(Path(root).resolve()),
+                                                 "seed": splits.SPLIT_SEED})
+        files = train if split == "train" else test
+    return files
+
+
+def open_dataset(name: str, split: str, *, size: int, root: Path | None = None,
+                 cache_dir: Path | None = None) -> ImageDataset:
+    """One split of a dataset at working size `size`."""
+    check_name(name)
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if name == "sample":
+        return SampleDataset(split, size)
+    if root is None:
+        raise DatasetError(f"dataset {name!r} needs a data root (--data-root); expected {REAL_DATASETS[name].layout}")
+    files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE))
+    return FolderDataset(name, split, size, Path(root), files)
+
+
+def mean_pixel(dataset: ImageDataset, limit: int = 2000) -> tuple[float, float, float]:
+    """The mean colour in [-1, 1] over up to `limit` evenly spaced images of `dataset`."""
+    count = min(limit, len(dataset))
+    indices = np.linspace(0, len(dataset) - 1, count).round().astype(int)
+    total = torch.zeros(3, dtype=torch.float64)
+    for i in indices:
+        total += dataset[int(i)]["image"].double().mean(dim=(1, 2))
+    return tuple(float(v) for v in total / count)
+
+
+def check_dataset(name: str, root: Path | None, cache_dir: Path | None = None) -> list[dict[str, Any]]:
+    """Found versus expected counts per split, and the listed files that are missing."""
+    check_name(name)
+    if name == "sample":
+        return [{"dataset": name, "split": s, "found": len(open_dataset(name, s, size=64)),
+                 "expected": len(open_dataset(name, s, size=64)), "missing": []} for s in SPLITS]
+    spec = REAL_DATASETS[name]
+    expected = {"train": spec.train_count, "test": spec.test_count}
+    report = []
+    for split in SPLITS:
+        files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE)) if root else []
+        missing = [f for f in files if not (Path(root) / f).is_file()]
+        report.append({"dataset": name, "split": split, "found": len(files) - len(missing),
+                       "expected": expected[split], "missing": missing})
+    return report

@@ -1,0 +1,54 @@
+"""Reading any image Pillow can decode into an RGB array, and the paper's resize protocol.
+
+Every image, whatever its mode (L, RGB, RGBA, P, 16-bit I;16) or format, becomes uint8 RGB.
+Real datasets follow PEN-Net's protocol (the code SRPNet was built on): the whole image is
+resized, not cropped, to size × size with Pillow's bicubic filter.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".gif")
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be decoded."""
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Convert any Pillow mode to 8-bit RGB (16-bit grey is scaled, alpha is dropped)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or array.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(array / peak * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    return image.convert("RGB")
+
+
+def read_rgb(path: Path) -> Image.Image:
+    """Open `path` as an RGB image; an undecodable file raises an error naming it."""
+    try:
+        with Image.open(path) as image:
+            image.load()
+            return to_rgb(image)
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise ImageReadError(f"{path}: cannot decode image ({error})") from None
+
+
+def resize_square(image: Image.Image, size: int) -> Image.Image:
+    """PEN-Net's protocol: the whole image resized (not cropped) to size × size, bicubic."""
+    if image.size == (size, size):
+        return image
+    return image.resize((size, size), Image.Resampling.BICUBIC)
+
+
+def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
+    """uint8 H×W×3 → float 3×H×W in [-1, 1], the seam's image convention."""
+    array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)

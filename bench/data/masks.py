@@ -1,0 +1,288 @@
+"""Hole masks: the centre square, PEN-Net's training squares, and irregular masks in six buckets.
+
+Convention everywhere in the harness: float32 arrays H×W in {0, 1}, **1 = hole**.
+
+Irregular masks come from the NVIDIA irregular-mask test set when the user has it (12,000 PNGs,
+white = hole, 2,000 per bucket in ascending ratio order; resized to the working size with
+nearest neighbour and the hole ratio recomputed), otherwise from our own seeded generator:
+strokes, arcs and blobs drawn with Pillow (after Pluralistic's `random_irregular_mask`, widths
+scaled with the image and the bucket), resampled until the hole ratio lies in the bucket.
+Mask i of a test set is a pure function of (seed, bucket, i), so every method sees the same masks.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+BUCKETS: list[tuple[float, float]] = [
+    (0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6),
+]
+BUCKET_LABELS = ["[0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]", "(0.4,0.5]", "(0.5,0.6]"]
+MASK_SETTINGS: list[tuple[str, str]] = [("center", "all")] + [("irregular", b) for b in BUCKET_LABELS]
+NVIDIA_MASKS_PER_BUCKET = 2000
+TRAINING_KINDS = ("square", "irregular", "mixed")
+
+
+class MaskError(ValueError):
+    """A mask file, folder or setting that cannot be used."""
+
+
+def in_bucket(ratio: float, bucket: int) -> bool:
+    """Bucket 0 is closed, [0.01, 0.1]; the others are (lo, hi]."""
+    lo, hi = BUCKETS[bucket]
+    return (lo <= ratio if bucket == 0 else lo < ratio) and ratio <= hi
+
+
+def bucket_index(label: str) -> int:
+    try:
+        return BUCKET_LABELS.index(label)
+    except ValueError:
+        raise MaskError(f"unknown bucket {label!r}; known: {', '.join(BUCKET_LABELS)}") from None
+
+
+def hole_ratio(mask: np.ndarray) -> float:
+    return float(np.count_nonzero(mask)) / mask.size
+
+
+def center_mask(size: int) -> np.ndarray:
+    """The central square of half the side (128² at 256²), PEN-Net's test mask."""
+    mask = np.zeros((size, size), np.float32)
+    q = size // 4
+    mask[q : q + size // 2, q : q + size // 2] = 1.0
+    return mask
+
+
+def random_square_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+    """PEN-Net's training square: a (size/2)² hole, top-left uniform in [0, size/2]²."""
+    mask = np.zeros((size, size), np.float32)
+    half = size // 2
+    top, left = rng.integers(0, half + 1, size=2)
+    mask[top : top + half, left : left + half] = 1.0
+    return mask
+
+
+def pennet_augment(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """PEN-Net's train-time mask augmentation: flip, rotate 0–45° (canvas expands), dilate 1 px."""
+    size = mask.shape[0]
+    image = Image.fromarray((mask * 255).astype(np.uint8))
+    if rng.random() < 0.5:
+        image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    image = image.rotate(float(rng.uniform(0, 45)), expand=True)
+    image = image.filter(ImageFilter.MaxFilter(3))
+    image = image.resize((size, size), Image.Resampling.NEAREST)
+    return (np.asarray(image) > 127).astype(np.float32)
+
+
+def _draw_shape(draw: ImageDraw.ImageDraw, size: int, rng: np.random.Generator, width: tuple[int, int]) -> None:
+    kind = rng.random()
+    w = int(rng.integers(width[0], width[1] + 1))
+    x, y = rng.uniform(0, size, 2)
+    if kind < 0.6:  # a polyline stroke with round joints
+        points = [(x, y)]
+        angle = rng.uniform(0, 2 * np.pi)
+        for _ in range(int(rng.integers(1, 6))):
+            angle += rng.uniform(-np.pi / 2, np.pi / 2)
+            length = rng.uniform(0.05, 0.25) * size
+            x, y = x + length * np.cos(angle), y + length * np.sin(angle)
+            points.append((x, y))
+        draw.line(points, fill=255, width=w)
+        for px, py in points:
+            draw.ellipse((px - w / 2, py - w / 2, px + w / 2, py + w / 2), fill=255)
+    elif kind < 0.8:  # a filled blob
+        rx, ry = rng.uniform(0.5, 1.5, 2) * w
+        draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=255)
+    else:  # an ellipse arc
+        rx, ry = rng.uniform(0.05, 0.3, 2) * size
+        start = rng.uniform(0, 360)
+        draw.arc((x - rx, y - ry, x + rx, y + ry), start, start + rng.uniform(30, 180), fill=255, width=w)
+
+
+def irregular_mask(size: int, rng: np.random.Generator, bucket: int | None = None) -> np.ndarray:
+    """A seeded irregular mask whose hole ratio lies in `bucket` (a random bucket if None).
+
+    Shapes are added until the ratio reaches a target drawn uniformly in the bucket; a mask that
+    overshoots the upper bound is discarded and redrawn (rejection sampling).
+    """
+    if bucket is None:
+        bucket = int(rng.integers(len(BUCKETS)))
+    lo, hi = BUCKETS[bucket]
+    scale = size / 256
+    width = (max(1, round(4 * scale)), max(2, round((20 + 8 * bucket) * scale)))
+    while True:
+        target = rng.uniform(lo, hi)  # spreads ratios over the whole bucket
+        image = Image.new("L", (size, size), 0)
+        draw = ImageDraw.Draw(image)
+        ratio = 0.0
+        while ratio < target or ratio <= (lo if bucket > 0 else 0.0):
+            _draw_shape(draw, size, rng, width)
+            ratio = np.count_nonzero(np.asarray(image)) / (size * size)
+        if in_bucket(ratio, bucket):
+            return (np.asarray(image) > 0).astype(np.float32)
+
+
+def training_mask(kind: str, size: int, rng: np.random.Generator, augment: bool = False) -> np.ndarray:
+    """A training mask: 'square' (PEN-Net), 'irregular' (our generator), or 'mixed' (50/50)."""
+    if kind == "mixed":
+        kind = "square" if rng.random() < 0.5 else "irregular"
+    if kind == "square":
+        mask = random_square_mask(size, rng)
+    elif kind == "irregular":
+        mask = irregular_mask(size, rng)
+    else:
+        raise MaskError(f"training mask kind {kind!r} is unknown; use one of {', '.join(TRAINING_KINDS)}")
+    return pennet_augment(mask, rng) if augment else mask
+
+
+@dataclass
+class MaskSet:
+    """A fixed, ordered test set of masks: image i is paired with mask i (mod len)."""
+
+    setting: str
+    bucket: str
+    ids: list[str]
+    load: Callable[[int], np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> tuple[str, np.ndarray]:
+        j = i % len(self.ids)
+        return self.ids[j], self.load(j)
+
+
+def read_mask_png(path: Path, size: int) -> np.ndarray:
+    """A mask PNG with white (> 0) = hole, resized with nearest neighbour to size × size."""
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L")
+            if image.size != (size, size):
+                image = image.resize((size, size), Image.Resampling.NEAREST)
+            return (np.asarray(image) > 0).astype(np.float32)
+    except OSError as error:
+        raise MaskError(f"{path}: cannot read mask ({error})") from None
+
+
+def find_nvidia_masks(folder: Path) -> Path:
+    """The folder holding 00000.png … 11999.png (the zip unpacks to mask/testing_mask_dataset)."""
+    folder = Path(folder)
+    for candidate in (folder, folder / "testing_mask_dataset", folder / "mask" / "testing_mask_dataset"):
+        if candidate.is_dir() and next(candidate.glob("[0-9][0-9][0-9][0-9][0-9].png"), None):
+            return candidate
+    raise MaskError(
+        f"{folder}: no NVIDIA irregular test masks found; expected 00000.png … 11999.png in it "
+        "or in testing_mask_dataset/ or mask/testing_mask_dataset/ (test_mask.zip unpacked)"
+    )
+
+
+def nvidia_masks(folder: Path, bucket: int, size: int) -> MaskSet:
+    """Bucket b of the NVIDIA test set: files b·2000 … b·2000+1999, white = hole."""
+    root = find_nvidia_masks(folder)
+    first = bucket * NVIDIA_MASKS_PER_BUCKET
+    paths = [root / f"{i:05d}.png" for i in range(first, first + NVIDIA_MASKS_PER_BUCKET)]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise MaskError(
+            f"{root}: {len(missing)} mask file(s) of bucket {BUCKET_LABELS[bucket]} are missing "
+            f"(first: {', '.join(missing[:3])})"
+        )
+    return MaskSet("irregular", BUCKET_LABELS[bucket], [f"nvidia-{p.stem}" for p in paths],
+                   lambda j: read_mask_png(paths[j], size))
+
+
+def generated_mask(size: int, bucket: int, seed: int, index: int) -> np.ndarray:
+    return irregular_mask(size, np.random.default_rng([seed, bucket, index]), bucket)
+
+
+def generated_masks(bucket: int, size: int, count: int, seed: int) -> MaskSet:
+    ids = [f"gen-s{seed}-b{bucket}-{i:05d}" for i in range(count)]
+    return MaskSet("irregular", BUCKET_LABELS[bucket], ids, lambda j: generated_mask(size, bucket, seed, j))
+
+
+MANIFEST = "manifest.csv"
+
+
+def made_masks(folder: Path, bucket: int, size: int) -> MaskSet:
+    """Bucket b of a test set written by `masks make` (checked against its manifest)."""
+    manifest = Path(folder) / MANIFEST
+    if not manifest.is_file():
+        raise MaskError(f"{folder}: no {MANIFEST}; write a mask set with `inpaint-bench masks make`")
+    with manifest.open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["bucket"] == BUCKET_LABELS[bucket]]
+    if not rows:
+        raise MaskError(f"{manifest}: no masks for bucket {BUCKET_LABELS[bucket]}")
+    paths = [Path(folder) / r["file"] for r in rows]
+    return MaskSet("irregular", BUCKET_LABELS[bucket], [Path(r["file"]).stem for r in rows],
+                   lambda j: read_mask_png(paths[j], size))
+
+
+def test_masks(setting: str, size: int, *, bucket: str | int | None = None, count: int,
+               seed: int = 0, nvidia_dir: Path | None = None, mask_dir: Path | None = None) -> MaskSet:
+    """The fixed test masks of one evaluation setting: 'center', or 'irregular' with a bucket.
+
+    Irregular masks come from `nvidia_dir` (the NVIDIA set), else `mask_dir` (a set written by
+    `masks make`), else the seeded generator (`count` masks, ids naming seed, bucket and index).
+    """
+    if setting == "center":
+        mask = center_mask(size)
+        return MaskSet("center", "all", ["center"], lambda j: mask)
+    if setting != "irregular":
+        raise MaskError(f"mask setting {setting!r} is unknown; use 'center' or 'irregular'")
+    if bucket is None:
+        raise MaskError("irregular test masks need a bucket")
+    b = bucket_index(bucket) if isinstance(bucket, str) else int(bucket)
+    if nvidia_dir is not None:
+        return nvidia_masks(nvidia_dir, b, size)
+    if mask_dir is not None:
+        return made_masks(mask_dir, b, size)
+    return generated_masks(b, size, count, seed)
+
+
+def _png_bytes(mask: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray((mask * 255).astype(np.uint8)).save(buffer, format="PNG", optimize=False)
+    return buffer.getvalue()
+
+
+def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0) -> Path:
+    """Write `count` generated masks per bucket as PNGs plus a manifest (ratio, sha256 each).
+
+    Idempotent: an existing set made with the same size, count and seed is kept; a different
+    one is an error (a test set is never silently replaced).
+    """
+    out_dir = Path(out_dir)
+    manifest = out_dir / MANIFEST
+    params = out_dir / "params.txt"
+    wanted = f"size={size} count={count} seed={seed}\n"
+    if manifest.is_file():
+        if params.is_file() and params.read_text() == wanted:
+            return manifest
+        raise MaskError(f"{out_dir}: holds another mask set ({params.read_text().strip() if params.is_file() else 'unknown'}); choose a new folder")
+    rows = []
+    for b, label in enumerate(BUCKET_LABELS):
+        (out_dir / f"b{b}").mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            mask = generated_mask(size, b, seed, i)
+            data = _png_bytes(mask)
+            name = f"b{b}/{i:05d}.png"
+            (out_dir / name).write_bytes(data)
+            rows.append({"file": name, "bucket": label, "ratio": f"{hole_ratio(mask):.6f}",
+                         "sha256": hashlib.sha256(data).hexdigest()})
+    params.write_text(wanted)
+    tmp = manifest.with_suffix(".tmp")
+    with tmp.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["file", "bucket", "ratio", "sha256"])
+        writer.writeheader()
+        writer.writerows(rows)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, manifest)
+    return manifest

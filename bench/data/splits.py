@@ -1,0 +1,88 @@
+"""Deterministic train/test splits of the real datasets, written once to list files.
+
+Like PEN-Net's flists: `<cache>/splits/<dataset>/train.txt` and `test.txt` hold one image path
+(relative to the data root) per line, and `split.json` records the seed, the counts and the
+sha256 of each list. A split is made once and reused ever after; a list whose checksum no longer
+matches is an error, never silently remade.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+SPLIT_SEED = 2020  # PEN-Net's seed
+
+
+class SplitError(ValueError):
+    """A split list that is missing, edited or inconsistent."""
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def make_split(files: list[str], test_count: int, stratify: Callable[[str], str] | None,
+               seed: int = SPLIT_SEED) -> tuple[list[str], list[str]]:
+    """Hold out `test_count` files, seeded; stratified (equal share per class) when asked."""
+    files = sorted(files)
+    rng = np.random.default_rng(seed)
+    if stratify is None:
+        order = rng.permutation(len(files))
+        test = {files[i] for i in order[:test_count]}
+    else:
+        groups: dict[str, list[str]] = defaultdict(list)
+        for f in files:
+            groups[stratify(f)].append(f)
+        fraction = test_count / len(files)
+        test = set()
+        for key in sorted(groups):
+            members = groups[key]
+            order = rng.permutation(len(members))
+            test.update(members[i] for i in order[: round(len(members) * fraction)])
+    return [f for f in files if f not in test], [f for f in files if f in test]
+
+
+def split_dir(cache_dir: Path, dataset: str) -> Path:
+    return Path(cache_dir) / "splits" / dataset
+
+
+def save_split(folder: Path, train: list[str], test: list[str], info: dict) -> None:
+    lists = {"train": "".join(f + "\n" for f in train), "test": "".join(f + "\n" for f in test)}
+    for split, text in lists.items():
+        write_atomic(folder / f"{split}.txt", text)
+    record = {**info, "counts": {k: len(v.splitlines()) for k, v in lists.items()},
+              "sha256": {k: sha256(v) for k, v in lists.items()}}
+    write_atomic(folder / "split.json", json.dumps(record, indent=2) + "\n")
+
+
+def load_split(folder: Path, split: str) -> list[str] | None:
+    """The saved list of `split`, checked against its checksum; None when none was made yet."""
+    record_path = folder / "split.json"
+    if not record_path.is_file():
+        return None
+    record = json.loads(record_path.read_text())
+    path = folder / f"{split}.txt"
+    if not path.is_file():
+        raise SplitError(f"{path}: missing, but {record_path} exists; delete {folder} to re-split")
+    text = path.read_text()
+    if sha256(text) != record["sha256"][split]:
+        raise SplitError(f"{path}: checksum differs from {record_path}; the list was edited — "
+                         f"restore it or delete {folder} to re-split")
+    return text.splitlines()

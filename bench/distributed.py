@@ -1,0 +1,126 @@
+"""The few distributed-training primitives the harness needs, on top of torch.distributed.
+
+Every Method averages its gradients through `average_gradients` right before each optimiser
+step, which is what DistributedDataParallel's reducer does; doing it explicitly keeps GAN steps
+(several forwards of one network before one backward, frozen networks, BN in discriminators)
+correct without DDP's per-forward bookkeeping.
+
+`setup` starts the process group from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK,
+MASTER_ADDR/PORT): NCCL for CUDA, gloo for CPU. Alone (no torchrun) everything is a no-op.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
+    """All-reduce (mean) the gradients of `parameters` across processes; a no-op alone."""
+    if not is_distributed():
+        return
+    grads = [p.grad for p in parameters if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= dist.get_world_size()
+    offset = 0
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
+        offset += n
+
+
+def broadcast_buffers(module: torch.nn.Module) -> None:
+    """Copy rank 0's buffers (BN statistics, spectral-norm vectors) to every process."""
+    if not is_distributed():
+        return
+    for buffer in module.buffers():
+        dist.broadcast(buffer, src=0)
+
+
+def launched_by_torchrun() -> bool:
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def local_rank() -> int:
+    return int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def setup(device_type: str) -> torch.device:
+    """Join torchrun's process group (NCCL on CUDA, gloo on CPU); return this process's device."""
+    device = torch.device(device_type)
+    if device_type == "cuda":
+        device = torch.device("cuda", local_rank() if launched_by_torchrun() else 0)
+        torch.cuda.set_device(device)
+    if launched_by_torchrun() and not dist.is_initialized():
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        dist.init_process_group(backend, init_method="env://",
+                                device_id=device if device_type == "cuda" else None)
+    return device
+
+
+def teardown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier() -> None:
+    if is_distributed():
+        dist.barrier()
+
+
+def broadcast_module(module: torch.nn.Module) -> None:
+    """Copy rank 0's parameters and buffers to every process."""
+    if not is_distributed():
+        return
+    with torch.no_grad():
+        for tensor in [*module.parameters(), *module.buffers()]:
+            dist.broadcast(tensor.data, src=0)
+
+
+def broadcast_object(obj: Any) -> Any:
+    """Rank 0's `obj` on every process (picklable objects)."""
+    if not is_distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    """Every process's `obj`, in rank order, on every process."""
+    if not is_distributed():
+        return [obj]
+    found: list[Any] = [None] * world_size()
+    dist.all_gather_object(found, obj)
+    return found
+
+
+def mean_across(values: dict[str, float]) -> dict[str, float]:
+    """The mean over processes of each scalar (every process must pass the same keys)."""
+    if not is_distributed() or not values:
+        return values
+    names = sorted(values)
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    flat = torch.tensor([values[n] for n in names], dtype=torch.float64, device=device)
+    dist.all_reduce(flat)
+    flat /= world_size()
+    return dict(zip(names, flat.tolist()))

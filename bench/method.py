@@ -1,0 +1,145 @@
+"""The Method contract: the one seam between the harness and every inpainting model.
+
+Conventions at the seam: images are float NCHW tensors in [-1, 1]; masks are float N1HW
+tensors in {0, 1} with **1 = hole**. A model whose official code uses another convention
+converts inside its own adapter. The trainer and evaluator call only what is defined here.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from bench import distributed
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """What a factory needs to build a Method for one run.
+
+    `iterations` is the run's training budget (schedules and GLCIC's phases scale with it);
+    `dataset` selects per-dataset official settings (PEN-Net's GAN type and LR schedule);
+    `options` holds the method's own config keys: a factory rejects keys it does not know;
+    `mean_pixel` is the training split's mean colour in [-1, 1] (GLCIC fills holes with it).
+    """
+
+    image_size: int = 256
+    iterations: int = 1000
+    dataset: str = "sample"
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    mean_pixel: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+class OptionError(ValueError):
+    """A method option that is unknown or has a bad value."""
+
+
+def take_options(method: str, options: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """Merge `options` over `defaults`; an unknown key raises an error naming it."""
+    unknown = sorted(set(options) - set(defaults))
+    if unknown:
+        raise OptionError(
+            f"method {method!r}: unknown option(s) {', '.join(unknown)}; "
+            f"known: {', '.join(sorted(defaults))}"
+        )
+    return {**defaults, **options}
+
+
+class Method(abc.ABC):
+    """An inpainting method: its networks, its optimisers and its own training step."""
+
+    name: str = "method"
+
+    def __init__(self) -> None:
+        self.networks: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.device = torch.device("cpu")
+
+    # --- what every method implements -------------------------------------------------------
+    @abc.abstractmethod
+    def train_step(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> dict[str, float]:
+        """One training iteration (all its D and G updates) at 0-based iteration `step`.
+
+        Returns the scalar losses to log, as Python floats.
+        """
+
+    @abc.abstractmethod
+    def inpaint(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        """The raw prediction (N3HW in [-1, 1]) for `images` with holes where `masks` is 1.
+
+        Must not read the hole pixels of `images`. The harness composites and scores it.
+        """
+
+    def departures(self) -> list[str]:
+        """One line for each place this method departs from its paper or official code."""
+        return []
+
+    def protocol(self) -> dict[str, str]:
+        """Evaluation choices a reader needs (e.g. PIC-Net's sample selection)."""
+        return {}
+
+    def extra_state(self) -> dict[str, Any]:
+        """Method state beyond networks and optimisers (kept in checkpoints)."""
+        return {}
+
+    def load_extra_state(self, state: dict[str, Any]) -> None:
+        del state
+
+    # --- shared machinery ----------------------------------------------------------------
+    def optimize(self, name: str, loss: torch.Tensor) -> None:
+        """Zero, backpropagate, average across processes and step optimiser `name`."""
+        optimizer = self.optimizers[name]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        distributed.average_gradients(params)
+        optimizer.step()
+
+    def set_learning_rate(self, name: str, lr: float) -> None:
+        for group in self.optimizers[name].param_groups:
+            group["lr"] = lr
+
+    def to(self, device: torch.device | str) -> "Method":
+        self.device = torch.device(device)
+        for net in self.networks.values():
+            net.to(self.device)
+        for opt in self.optimizers.values():
+            for state in opt.state.values():
+                for key, value in state.items():
+                    if torch.is_tensor(value):
+                        state[key] = value.to(self.device)
+        return self
+
+    def train(self, mode: bool = True) -> "Method":
+        for net in self.networks.values():
+            net.train(mode)
+        return self
+
+    def eval(self) -> "Method":
+        return self.train(False)
+
+    def parameter_counts(self) -> dict[str, int]:
+        return {
+            name: sum(p.numel() for p in net.parameters() if p.requires_grad)
+            for name, net in self.networks.items()
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "networks": {n: m.state_dict() for n, m in self.networks.items()},
+            "optimizers": {n: o.state_dict() for n, o in self.optimizers.items()},
+            "extra": self.extra_state(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for name, net in self.networks.items():
+            net.load_state_dict(state["networks"][name])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.load_extra_state(state.get("extra", {}))
+        self.to(self.device)

@@ -1,0 +1,89 @@
+"""The paper's metrics — L1 (%), PSNR, MS-SSIM (%) — and SSIM, each defined once, per image.
+
+Protocol (PEN-Net's evaluation, the code SRPNet was built on): the prediction is composited
+with the ground truth (known pixels from the truth, holes from the prediction), both images are
+quantised to uint8 the way PEN-Net saves its PNGs (`(t+1)/2·255`, then truncated), and every
+metric is computed per image on those uint8 values, then averaged over images by the caller.
+
+- `l1_rel_pct`: PEN-Net's relative L1, Σ|a−b| / Σ(a+b) × 100 (the harness's default L1).
+- `mae_pct`: plain mean absolute error on [0, 1] × 100 (the other common "L1 (%)").
+- `psnr`: 10·log10(255² / MSE) with data range 255; an identical pair is capped at 100 dB
+  (Pluralistic's cap) so that no `inf` enters a mean.
+- `ssim`: Wang et al.'s SSIM (11×11 Gaussian, σ = 1.5, K = (0.01, 0.03), data range 255,
+  no padding: the border is cropped), the mean over RGB channels; equals scikit-image's
+  `structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
+  data_range=255, channel_axis=-1)`.
+- `msssim_pct`: pytorch-msssim's `ms_ssim` (5 scales, weights of Wang et al. 2003, σ = 1.5,
+  data range 255) × 100, with an 11-pixel window when the image side exceeds 160 px; smaller
+  images need a smaller window (`msssim_window`), recorded wherever results are written.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from pytorch_msssim import ms_ssim, ssim
+
+PSNR_CAP_DB = 100.0
+DEFAULT_L1 = "l1_rel_pct"
+METRICS = ("l1_rel_pct", "mae_pct", "psnr", "ssim", "msssim_pct")
+HIGHER_IS_BETTER = {"l1_rel_pct": False, "mae_pct": False, "psnr": True, "ssim": True, "msssim_pct": True}
+METRIC_INFO = {
+    "l1_rel_pct": "relative L1 Σ|a−b|/Σ(a+b) ×100 on uint8 composites (PEN-Net core/metric.py)",
+    "mae_pct": "mean |a−b| on [0,1] ×100 on uint8 composites",
+    "psnr": f"PSNR, data range 255, capped at {PSNR_CAP_DB:g} dB for identical images",
+    "ssim": "SSIM, 11×11 Gaussian σ=1.5, data range 255, mean over RGB",
+    "msssim_pct": "MS-SSIM ×100 (pytorch-msssim, 5 scales, σ=1.5, data range 255; window per msssim_window)",
+}
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """N3HW floats in [-1, 1] → N×H×W×3 uint8, truncating as PEN-Net's saved PNGs do."""
+    scaled = (images.detach().float().clamp(-1, 1) + 1) / 2 * 255
+    return scaled.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def composite(images: torch.Tensor, masks: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
+    """Known pixels from the ground truth, holes (mask = 1) from the prediction."""
+    return images * (1 - masks) + prediction * masks
+
+
+def msssim_window(size: int) -> int:
+    """The MS-SSIM window for images of side `size`: 11 above 160 px, else the largest odd
+    window that pytorch-msssim's 5-scale check (side > (window−1)·16) accepts."""
+    if size > 160:
+        return 11
+    window = (size - 1) // 16 + 1
+    window -= 1 - window % 2
+    if window < 3:
+        raise ValueError(f"image side {size}: MS-SSIM with 5 scales needs at least 33 px")
+    return window
+
+
+def score_batch(truth: torch.Tensor, composite_images: torch.Tensor) -> dict[str, np.ndarray]:
+    """Every metric for each image pair of a batch (N3HW in [-1, 1]); arrays of length N."""
+    if truth.shape != composite_images.shape:
+        raise ValueError(f"truth {tuple(truth.shape)} and composite {tuple(composite_images.shape)} differ in shape")
+    a = quantize(truth).to(torch.float64)
+    b = quantize(composite_images).to(torch.float64)
+    per_image = (1, 2, 3)
+    absolute = (a - b).abs().sum(per_image)
+    total = (a + b).sum(per_image)
+    l1_rel = torch.where(total > 0, absolute / total.clamp_min(1), torch.zeros_like(total)) * 100
+    mae = absolute / (a[0].numel() * 255.0) * 100
+    mse = ((a - b) ** 2).mean(per_image)
+    psnr = torch.where(
+        mse > 0, 10 * torch.log10(255.0**2 / mse.clamp_min(1e-12)), torch.full_like(mse, PSNR_CAP_DB)
+    ).clamp_max(PSNR_CAP_DB)
+    x = a.permute(0, 3, 1, 2).float()
+    y = b.permute(0, 3, 1, 2).float()
+    window = msssim_window(min(x.shape[-2:]))
+    ssim_values = ssim(x, y, data_range=255, size_average=False, win_size=11)
+    msssim_values = ms_ssim(x, y, data_range=255, size_average=False, win_size=window)
+    return {
+        "l1_rel_pct": l1_rel.numpy(),
+        "mae_pct": mae.numpy(),
+        "psnr": psnr.numpy(),
+        "ssim": ssim_values.double().numpy(),
+        "msssim_pct": (msssim_values.double() * 100).numpy(),
+    }

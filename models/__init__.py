@@ -1,0 +1,1 @@
+"""SRPNet and the network parts it shares with PEN-Net."""

@@ -1,0 +1,43 @@
+"""The command line: --help everywhere, one-line errors, tracebacks only with --debug."""
+
+import subprocess
+import sys
+
+import pytest
+
+from bench.cli import COMMANDS, main
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True)
+
+
+def test_every_command_has_help():
+    assert _run("--help").returncode == 0
+    for name in COMMANDS:
+        result = _run(name, "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout, name
+
+
+def test_error_is_one_line_without_traceback(tmp_path):
+    result = _run("data", "check", "dtd", "--data-root", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert "missing" in result.stderr and "dtd/images" in result.stderr
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = _run("--debug", "data", "check", "dtd", "--data-root", str(tmp_path / "missing"))
+    assert result.returncode != 0 and "Traceback" in result.stderr
+
+
+def test_masks_make_and_data_check_sample(tmp_path, capsys):
+    assert main(["masks", "make", str(tmp_path / "m"), "--size", "64", "--count", "2"]) == 0
+    assert (tmp_path / "m" / "manifest.csv").is_file()
+    assert main(["data", "check", "sample"]) == 0
+    assert "sample     test  found        24" in capsys.readouterr().out
+
+
+def test_unknown_command_is_refused():
+    with pytest.raises(SystemExit):
+        main(["fly"])
