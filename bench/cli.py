@@ -67,6 +67,144 @@ def _masks(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- train / evaluate -----------------------------------------------------------------------
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench import train
+
+    train.add_arguments(parser)
+
+
+@command("train", "train one run from a config YAML (resumes an unfinished run)", _train_arguments)
+def _train(args: argparse.Namespace) -> int:
+    from bench import train
+
+    return train.run(args)
+
+
+def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench import evaluate
+
+    evaluate.add_arguments(parser)
+
+
+@command("evaluate", "score a run's checkpoint (or official weights) on the fixed test masks", _evaluate_arguments)
+def _evaluate(args: argparse.Namespace) -> int:
+    from bench import evaluate
+
+    return evaluate.run(args)
+
+
+# --- tables / report ------------------------------------------------------------------------
+def _l1_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--l1", default="l1_rel_pct", choices=["l1_rel_pct", "mae_pct"],
+                        help="L1 variant in the tables (default l1_rel_pct, PEN-Net's relative L1)")
+
+
+def _tables_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders with eval/rows.csv")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the table CSVs")
+    _l1_argument(parser)
+
+
+@command("tables", "regenerate the paper's tables (CSV) from runs' per-image rows", _tables_arguments)
+def _tables(args: argparse.Namespace) -> int:
+    from bench import tables
+
+    rows = tables.load_rows(list(args.runs))
+    written = tables.write_tables(tables.build_tables(rows, tables.load_paper(), l1=args.l1), args.out)
+    for path in written.values():
+        print(f"wrote {path}")
+    return 0
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", type=Path, help="one or more run folders to compare")
+    parser.add_argument("--out", type=Path, help="folder for report.html (default: the run folder when one run, "
+                        "else results/reports/compare)")
+    parser.add_argument("--title", help="the report's title")
+    _l1_argument(parser)
+
+
+@command("report", "write the HTML report of one or several runs", _report_arguments)
+def _report(args: argparse.Namespace) -> int:
+    from bench.report.build import build_report
+
+    out = args.out or (args.runs[0] if len(args.runs) == 1 else Path("results/reports/compare"))
+    print(f"wrote {build_report(list(args.runs), out, l1=args.l1, title=args.title)}")
+    return 0
+
+
+# --- reproduce ------------------------------------------------------------------------------
+def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench import profiles
+
+    parser.add_argument("profile", nargs="?", default="quick",
+                        help=f"one of {', '.join(profiles.names())} (default quick)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted config overrides for every run, e.g. train.iterations=100")
+    parser.add_argument("--data-root", type=Path, help="folder holding the datasets (DIR/<dataset>/ or DIR)")
+    parser.add_argument("--datasets", type=lambda s: s.split(","), help="comma-separated subset of datasets")
+    parser.add_argument("--methods", type=lambda s: s.split(","), help="comma-separated subset of methods")
+    parser.add_argument("--only", choices=["train", "eval", "report"], help="run one stage only")
+    parser.add_argument("--nproc", type=int, help="processes per training (default: the GPUs visible, or 1)")
+    parser.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=None,
+                        help="measure a warm-up and print the training-time estimate (default: paper profiles)")
+    parser.add_argument("--runs-root", type=Path, default=Path("results/runs"), help="where run folders live")
+    parser.add_argument("--reports-root", type=Path, default=Path("results/reports"),
+                        help="reports go to REPORTS_ROOT/<profile>/ (default results/reports)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _l1_argument(parser)
+
+
+@command("reproduce", "run a profile end to end: train, evaluate, tables and report", _reproduce_arguments)
+def _reproduce(args: argparse.Namespace) -> int:
+    from bench.reproduce import reproduce
+
+    reproduce(args.profile, data_root=args.data_root, datasets_filter=args.datasets, methods_filter=args.methods,
+              only=args.only, nproc=args.nproc, overrides=list(args.overrides), runs_root=args.runs_root,
+              reports_root=args.reports_root, l1=args.l1, progress=not args.no_progress, warmup=args.estimate)
+    return 0
+
+
+# --- inpaint one image ----------------------------------------------------------------------
+def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--method", required=True, help="registry name, e.g. srpnet")
+    parser.add_argument("--checkpoint", type=Path, required=True, help="a run checkpoint or an official file")
+    parser.add_argument("--image", type=Path, required=True, help="the image to inpaint")
+    parser.add_argument("--mask", type=Path, required=True, help="mask image, white = hole")
+    parser.add_argument("--out", type=Path, required=True, help="where to write the composite PNG")
+    parser.add_argument("--size", type=int, default=256, help="working size for official checkpoints (default 256)")
+
+
+@command("inpaint", "inpaint one image with a checkpoint", _inpaint_arguments)
+def _inpaint(args: argparse.Namespace) -> int:
+    from bench.inpaint import inpaint_file
+
+    print(f"wrote {inpaint_file(args.method, args.checkpoint, args.image, args.mask, args.out, args.size)}")
+    return 0
+
+
+# --- benchmarks -----------------------------------------------------------------------------
+def _benchmark_names() -> list[str]:
+    folder = Path(__file__).parent / "benchmarks"
+    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+
+
+def _benchmark_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=_benchmark_names(), help="which benchmark script")
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help="its own arguments (see NAME --help)")
+
+
+@command("benchmark", "run a speed/memory benchmark script (benchmark NAME --help)", _benchmark_arguments)
+def _benchmark(args: argparse.Namespace) -> int:
+    import importlib
+
+    module = importlib.import_module(f"bench.benchmarks.{args.name}")
+    sys.argv = [f"inpaint-bench benchmark {args.name}", *args.arguments]
+    module.main()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inpaint-bench",

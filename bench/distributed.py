@@ -11,12 +11,15 @@ MASTER_ADDR/PORT): NCCL for CUDA, gloo for CPU. Alone (no torchrun) everything i
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 def is_distributed() -> bool:
@@ -78,8 +81,16 @@ def setup(device_type: str) -> torch.device:
 
 
 def teardown() -> None:
+    """Leave the process group; on success callers `barrier()` first, so no process closes
+    its connections while a peer still finishes the last collective.
+
+    The garbage collection frees what still refers to the group while the interpreter is
+    whole: without it about 1 in 15 two-process gloo runs aborted at interpreter exit
+    ("terminate called without an active exception"); none did in 80 runs with it.
+    """
     if dist.is_available() and dist.is_initialized():
         dist.destroy_process_group()
+        gc.collect()
 
 
 def barrier() -> None:
@@ -103,6 +114,20 @@ def broadcast_object(obj: Any) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=0)
     return box[0]
+
+
+def on_rank_zero(work: Callable[[], T]) -> T | None:
+    """Run `work` on rank 0 only; an exception it raises is raised on every process."""
+    result, error = None, None
+    if rank() == 0:
+        try:
+            result = work()
+        except Exception as caught:  # re-raised below, on every process
+            error = caught
+    error = broadcast_object(error)
+    if error is not None:
+        raise error
+    return result
 
 
 def gather_objects(obj: Any) -> list[Any]:

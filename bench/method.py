@@ -75,6 +75,15 @@ class Method(abc.ABC):
         Must not read the hole pixels of `images`. The harness composites and scores it.
         """
 
+    def inpaint_scored(self, images: torch.Tensor, masks: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        """The prediction the evaluator scores; by default `inpaint`, which never sees `truth`.
+
+        Only a method whose official protocol picks among its samples with the ground truth
+        (PIC-Net's best-of-N, an oracle) overrides this, and says so in `protocol()`.
+        """
+        del truth
+        return self.inpaint(images, masks)
+
     def departures(self) -> list[str]:
         """One line for each place this method departs from its paper or official code."""
         return []

@@ -81,9 +81,9 @@ def score_batch(truth: torch.Tensor, composite_images: torch.Tensor) -> dict[str
     ssim_values = ssim(x, y, data_range=255, size_average=False, win_size=11)
     msssim_values = ms_ssim(x, y, data_range=255, size_average=False, win_size=window)
     return {
-        "l1_rel_pct": l1_rel.numpy(),
-        "mae_pct": mae.numpy(),
-        "psnr": psnr.numpy(),
-        "ssim": ssim_values.double().numpy(),
-        "msssim_pct": (msssim_values.double() * 100).numpy(),
+        "l1_rel_pct": l1_rel.cpu().numpy(),
+        "mae_pct": mae.cpu().numpy(),
+        "psnr": psnr.cpu().numpy(),
+        "ssim": ssim_values.double().cpu().numpy(),
+        "msssim_pct": (msssim_values.double() * 100).cpu().numpy(),
     }

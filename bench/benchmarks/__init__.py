@@ -1,1 +1,1 @@
-"""Speed and memory benchmarks: scripts that measure and print figures (never timed tests)."""
+"""Speed and memory benchmarks: scripts that print figures (no assertions)."""

@@ -1,0 +1,170 @@
+"""Speed and memory of one registry method: training step, inference, peak memory and FLOPs.
+
+    python -m bench.benchmarks.model_speed --method srpnet --size 256 --batch 4
+
+Prints train-step images/s (one full `train_step`: every D and G update), inference images/s,
+the peak memory each phase adds above where it starts (see PeakMemory), the train step's FLOPs counted by torch.utils.flop_counter.FlopCounterMode, and the achieved
+FLOP/s against a measured matmul peak on the same device. Inputs are random images with a
+centred square hole of half the side (PEN-Net's test mask).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from bench.method import Method, MethodSpec
+from bench.methods import create, names
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.benchmarks.model_speed", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--method", default="srpnet", choices=names())
+    parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
+    parser.add_argument("--batch", type=int, default=4, help="images per step (default 4)")
+    parser.add_argument("--steps", type=int, default=3, help="timed repetitions (default 3)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed repetitions first")
+    parser.add_argument("--dataset", default="sample", help="selects per-dataset settings")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def centre_hole_batch(batch: int, size: int, device: torch.device, seed: int):
+    generator = torch.Generator().manual_seed(seed)
+    images = (torch.rand(batch, 3, size, size, generator=generator) * 2 - 1).to(device)
+    masks = torch.zeros(batch, 1, size, size, device=device)
+    masks[:, :, size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
+    return images, masks
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(run: Callable[[], object], repeats: int, warmup: int, device: torch.device) -> float:
+    """Best wall time of `repeats` runs after `warmup` runs (best: least disturbed by others)."""
+    for _ in range(warmup):
+        run()
+    best = float("inf")
+    for _ in range(repeats):
+        synchronize(device)
+        start = time.perf_counter()
+        run()
+        synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+class PeakMemory:
+    """Peak memory above the starting level while the block runs, in MiB.
+
+    CUDA: max_memory_allocated. CPU on Linux: the resident set read from /proc/self/statm by a
+    thread every millisecond (large tensors live far longer than that); elsewhere the growth of
+    ru_maxrss, which only counts peaks above every earlier one.
+    """
+
+    STATM = Path("/proc/self/statm")
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.added_mib = 0.0
+        self._sampling = threading.Event()
+
+    def _resident_bytes(self) -> int:
+        if self.STATM.exists():
+            return int(self.STATM.read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale
+
+    def _sample(self) -> None:
+        while not self._sampling.wait(0.001):
+            self._peak = max(self._peak, self._resident_bytes())
+
+    def __enter__(self) -> "PeakMemory":
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._start = torch.cuda.memory_allocated(self.device)
+        else:
+            self._start = self._peak = self._resident_bytes()
+            self._sampler = threading.Thread(target=self._sample, daemon=True)
+            self._sampler.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device.type == "cuda":
+            peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            self._sampling.set()
+            self._sampler.join()
+            peak = max(self._peak, self._resident_bytes())
+        self.added_mib = (peak - self._start) / 2**20
+
+
+def matmul_peak_flops(device: torch.device, side: int = 4096, repeats: int = 3) -> float:
+    """Measured float32 FLOP/s of a large square matmul on `device`."""
+    a = torch.randn(side, side, device=device)
+    b = torch.randn(side, side, device=device)
+    seconds = timed(lambda: a @ b, repeats, 1, device)
+    return 2 * side**3 / seconds
+
+
+def step_flops(method: Method, images, masks) -> int:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        method.train_step(images, masks, step=0)
+    return counter.get_total_flops()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    spec = MethodSpec(image_size=args.size, iterations=1000, dataset=args.dataset, seed=args.seed)
+    method = create(args.method, spec).to(device)
+    images, masks = centre_hole_batch(args.batch, args.size, device, args.seed)
+    step = 0
+
+    def train_once() -> None:
+        nonlocal step
+        method.train_step(images, masks, step)
+        step += 1
+
+    print(f"method {args.method}, {args.size}x{args.size}, batch {args.batch}, device {device}, "
+          f"threads {torch.get_num_threads()}, torch {torch.__version__}")
+    print("parameters: " + ", ".join(f"{k} {v:,}" for k, v in method.parameter_counts().items()))
+    method.train()
+    with PeakMemory(device) as train_memory:
+        train_seconds = timed(train_once, args.steps, args.warmup, device)
+    with PeakMemory(device) as inference_memory:
+        inference_seconds = timed(lambda: method.inpaint(images, masks), args.steps, args.warmup,
+                                  device)
+    flops = step_flops(method, images, masks)
+    peak = matmul_peak_flops(device)
+    achieved = flops / train_seconds
+    print(f"train step (all D and G updates): {train_seconds:.3f} s, "
+          f"{args.batch / train_seconds:.2f} images/s")
+    print(f"inference: {inference_seconds:.3f} s, {args.batch / inference_seconds:.2f} images/s")
+    print(f"peak memory added: train {train_memory.added_mib:.0f} MiB, "
+          f"inference {inference_memory.added_mib:.0f} MiB")
+    print(f"train step FLOPs: {flops / 1e9:.1f} GFLOP; achieved {achieved / 1e9:.1f} GFLOP/s "
+          f"= {100 * achieved / peak:.0f}% of the measured matmul peak {peak / 1e9:.1f} GFLOP/s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

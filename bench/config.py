@@ -1,0 +1,248 @@
+"""Typed run configuration: YAML in, frozen dataclasses out, and back to YAML.
+
+A run's config has five sections (run, method, data, train, eval). Unknown keys are errors that
+name the key's dotted path and suggest the closest known key; bad values name the key and the
+value. `apply_overrides` applies command-line settings such as "train.iterations=10".
+
+Batch size: with `train.batch_size_scope: global` (the default) `train.batch_size` is the
+batch of one optimisation step summed over all processes, divided evenly across them (so a run
+computes the same thing on 1 or N processes); with `per_process` every process takes
+`batch_size` samples and the global batch is `batch_size × processes`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+EVAL_MASK_SETTINGS = ("center",) + tuple(f"irregular_{k}" for k in range(6))
+"""Evaluation settings: the centre square, and irregular masks of hole-ratio bucket k (0..5,
+in the order of bench.data.masks.BUCKETS)."""
+
+
+class ConfigError(ValueError):
+    """A configuration key that is unknown or has a bad value."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    id: str | None = None  # None: derived as <method>-<dataset>-<size>px-seed<seed>
+    profile: str | None = None  # the reproduction profile (group) that planned the run, if any
+
+
+@dataclass(frozen=True)
+class MethodConfig:
+    name: str = "srpnet"
+    options: dict[str, Any] = field(default_factory=dict)  # passed to MethodSpec.options
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "sample"
+    root: str | None = None
+    size: int = field(default=256, metadata={"min": 8})
+    train_masks: Literal["square", "irregular", "mixed"] = "mixed"
+    nvidia_masks: str | None = None  # the NVIDIA irregular test set (irregular settings)
+    mask_dir: str | None = None  # else a fixed set written by `masks make`; else generated
+    cache_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    iterations: int = field(default=1000, metadata={"min": 1})
+    batch_size: int = field(default=64, metadata={"min": 1})
+    batch_size_scope: Literal["global", "per_process"] = "global"
+    seed: int = field(default=0, metadata={"min": 0})
+    checkpoint_every: int = field(default=1000, metadata={"min": 1})
+    keep_last: int = field(default=3, metadata={"min": 1})
+    log_every: int = field(default=50, metadata={"min": 1})
+    sample_every: int = field(default=1000, metadata={"min": 1})
+    num_workers: int = field(default=4, metadata={"min": 0})
+    bf16: bool = False  # GPU only: autocast to bfloat16 around the training step
+    channels_last: bool = False  # GPU only
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    masks: tuple[str, ...] = field(
+        default=EVAL_MASK_SETTINGS, metadata={"choices": EVAL_MASK_SETTINGS}
+    )
+    count: int | None = field(default=None, metadata={"min": 1})  # None: the whole test split
+    batch_size: int = field(default=16, metadata={"min": 1})
+    samples_to_save: int = field(default=8, metadata={"min": 0})
+    num_workers: int = field(default=4, metadata={"min": 0})
+    mask_seed: int = field(default=0, metadata={"min": 0})
+
+
+@dataclass(frozen=True)
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    @property
+    def run_id(self) -> str:
+        """The run's id: `run.id`, or one derived from method, dataset, size and seed."""
+        if self.run.id is not None:
+            return self.run.id
+        return f"{self.method.name}-{self.data.dataset}-{self.data.size}px-seed{self.train.seed}"
+
+
+# --- loading -----------------------------------------------------------------------------------
+def from_dict(raw: Any, *, source: str = "config") -> Config:
+    """Build a Config from plain data (YAML's), checking every key and value."""
+    try:
+        return _build(Config, {} if raw is None else raw, "")
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
+
+
+def load(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
+    """Read a YAML config file, apply dotted `overrides` ("train.iterations=10")."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
+    return from_dict(apply_overrides(raw or {}, overrides), source=str(path))
+
+
+def apply_overrides(raw: dict[str, Any], overrides: typing.Sequence[str]) -> dict[str, Any]:
+    """Return a copy of `raw` with each "dotted.key=value" set (value parsed as YAML)."""
+    result = _plain(raw)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r}: expected dotted.key=value")
+        parts = key.strip().split(".")
+        node = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(
+                    f"override {item!r}: {'.'.join(parts[: depth + 1])} is not a section"
+                )
+            node = child
+        try:
+            node[parts[-1]] = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"override {item!r}: value {text!r} is not valid YAML") from None
+    return result
+
+
+def resolve(config: Config) -> Config:
+    """The same config with `run.id` filled in (what a run folder stores)."""
+    return dataclasses.replace(config, run=dataclasses.replace(config.run, id=config.run_id))
+
+
+# --- writing -----------------------------------------------------------------------------------
+def to_dict(config: Config) -> dict[str, Any]:
+    """The resolved config as plain data for YAML/JSON."""
+    return _plain(dataclasses.asdict(resolve(config)))
+
+
+def dump(config: Config) -> str:
+    """The resolved config as YAML (loading it back gives an equal Config)."""
+    return yaml.safe_dump(to_dict(config), sort_keys=False)
+
+
+def differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two plain config dicts."""
+    keys = sorted(set(a) | set(b))
+    found = []
+    for key in keys:
+        path = f"{prefix}{key}"
+        left, right = a.get(key, _MISSING), b.get(key, _MISSING)
+        if isinstance(left, dict) and isinstance(right, dict):
+            found += differences(left, right, f"{path}.")
+        elif left != right:
+            found.append(path)
+    return found
+
+
+# --- internals ---------------------------------------------------------------------------------
+_MISSING = object()
+
+
+def _build(cls: type, raw: Any, path: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'}: expected a mapping, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    for key in raw:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(fields)}"
+            raise ConfigError(f"{_join(path, key)}: unknown key{hint}")
+    values = {
+        name: _convert(hints[name], raw[name], _join(path, name), fields[name].metadata)
+        for name in fields
+        if name in raw
+    }
+    return cls(**values)
+
+
+def _convert(kind: Any, value: Any, path: str, metadata: typing.Mapping[str, Any]) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, {} if value is None else value, path)
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, path, metadata)
+    if origin is Literal:
+        if value not in args:
+            choices = " | ".join(map(str, args))
+            raise ConfigError(f"{path}: bad value {value!r}; expected {choices}")
+        return value
+    if origin is tuple:
+        choices = metadata["choices"]
+        if not isinstance(value, list | tuple) or not value or any(v not in choices for v in value):
+            raise ConfigError(
+                f"{path}: bad value {value!r}; expected a list of {', '.join(choices)}"
+            )
+        return tuple(value)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: bad value {value!r}; expected a mapping")
+        return dict(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: bad value {value!r}; expected true or false")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: bad value {value!r}; expected an integer")
+        if value < metadata.get("min", value):
+            raise ConfigError(f"{path}: bad value {value!r}; must be at least {metadata['min']}")
+        return value
+    if kind is str:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{path}: bad value {value!r}; expected a non-empty string")
+        return value
+    raise TypeError(f"{path}: unsupported config type {kind!r}")
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

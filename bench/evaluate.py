@@ -1,0 +1,390 @@
+"""The evaluator: Method × dataset × mask setting → one metric row per image in eval/rows.csv.
+
+For every setting of `eval.masks` (the centre square; irregular masks per hole-ratio bucket)
+test image i is paired with the fixed mask i of bench.data.masks.test_masks (identical for every
+method), the method's raw prediction is composited, (1 − m)·x + m·ŷ, and scored by
+bench.metrics.score_batch. Rows are appended as batches are scored (nothing is held for the
+whole split), so an interrupted evaluation resumes by skipping the rows already written. Under
+torchrun each process scores its share of the images into its own part file, which rank 0
+merges into rows.csv at the end. The first `eval.samples_to_save` images of each setting are
+also saved as truth / input (white holes) / output (composite) PNGs.
+
+A run folder is evaluated from its checkpoint (the last by default); an official baseline
+checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
+
+from bench import config as config_module
+from bench import distributed, methods, metrics, runs
+from bench.config import Config
+from bench.data import datasets, masks
+from bench.method import Method, MethodSpec
+from bench.train import describe_device, method_spec, open_data, resolve_device
+
+ROW_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
+               "mask_setting", "bucket", "hole_ratio", *metrics.METRICS, "protocol")
+"""`protocol` records the method's evaluation choices (e.g. picnet_selection=first)."""
+RUN_FOLDER_OVERRIDES = ("eval.", "train.device")
+
+
+class EvaluationError(RuntimeError):
+    """An evaluation that cannot run as asked."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """One evaluation setting: 'center', or 'irregular' with a bucket index."""
+
+    name: str  # as in eval.masks: "center" or "irregular_<k>"
+
+    @property
+    def kind(self) -> str:
+        return self.name.split("_")[0]
+
+    @property
+    def bucket_index(self) -> int | None:
+        return None if self.kind == "center" else int(self.name.split("_")[1])
+
+    @property
+    def bucket(self) -> str:
+        return "all" if self.bucket_index is None else masks.BUCKET_LABELS[self.bucket_index]
+
+    @property
+    def folder(self) -> str:
+        return f"{self.kind}_{'all' if self.bucket_index is None else self.bucket_index}"
+
+
+# --- data --------------------------------------------------------------------------------------
+class MaskedImages(Dataset):
+    """Test images `indices` of a split, each with its fixed mask (image i ↔ mask i)."""
+
+    def __init__(self, dataset: datasets.ImageDataset, mask_set: masks.MaskSet, indices: list[int]):
+        self.dataset, self.mask_set, self.indices = dataset, mask_set, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, k: int) -> dict[str, Any]:
+        i = self.indices[k]
+        item = self.dataset[i]
+        mask_id, mask = self.mask_set[i]
+        return {"image": item["image"], "mask": torch.from_numpy(mask)[None], "index": i,
+                "image_id": item["id"], "mask_id": mask_id, "domain": item["domain"]}
+
+
+def test_mask_set(config: Config, setting: Setting, count: int) -> masks.MaskSet:
+    return masks.test_masks(
+        setting.kind, config.data.size, bucket=setting.bucket_index, count=count,
+        seed=config.eval.mask_seed,
+        nvidia_dir=None if config.data.nvidia_masks is None else Path(config.data.nvidia_masks),
+        mask_dir=None if config.data.mask_dir is None else Path(config.data.mask_dir),
+    )
+
+
+# --- scoring -----------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Timings:
+    """Seconds spent waiting for data, in the method's inference, and compositing + scoring."""
+
+    data: float = 0.0
+    inference: float = 0.0
+    scoring: float = 0.0
+
+
+def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, seed: int,
+                   timings: Timings | None = None) -> Iterator[tuple[dict[str, Any], torch.Tensor, dict[str, np.ndarray]]]:
+    """Yield (batch, composite on CPU, scores) for each batch of a loader of MaskedImages.
+
+    The method gets the images with their holes zeroed, so no method can leak the truth.
+
+    Each batch's randomness (stochastic methods such as PIC-Net) is seeded from `seed` and the
+    batch's first image index, so a rerun with the same batch size gives the same rows.
+    """
+    timings = timings or Timings()
+    clock = time.perf_counter()
+    for batch in loader:
+        images, holes = batch["image"].to(device), batch["mask"].to(device)
+        now = time.perf_counter()
+        timings.data += now - clock
+        clock = now
+        torch.manual_seed(int(np.random.SeedSequence([seed, int(batch["index"][0])]).generate_state(1)[0]))
+        with torch.inference_mode():  # the method never sees the hole pixels
+            prediction = method.inpaint_scored(images * (1 - holes), holes, images).float()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        now = time.perf_counter()
+        timings.inference += now - clock
+        clock = now
+        composite = metrics.composite(images, holes, prediction)
+        scores = metrics.score_batch(images, composite)
+        composite = composite.cpu()
+        now = time.perf_counter()
+        timings.scoring += now - clock
+        yield batch, composite, scores
+        clock = time.perf_counter()
+
+
+# --- rows ----------------------------------------------------------------------------------
+def row_key(row: dict[str, str]) -> tuple[str, ...]:
+    return row["checkpoint"], row["mask_setting"], row["bucket"], row["image_id"], row["mask_id"]
+
+
+def read_rows(path: Path) -> Iterator[dict[str, str]]:
+    """Stream the complete rows of a rows file (a torn last line is ignored)."""
+    if not path.is_file():
+        return
+    with path.open(newline="") as handle:
+        lines = (line for line in handle if line.endswith("\n"))
+        yield from csv.DictReader(lines)
+
+
+def part_files(eval_dir: Path) -> list[Path]:
+    return sorted(eval_dir.glob("rows.part*.csv"))
+
+
+def merge_parts(eval_dir: Path) -> None:
+    """Append the part files' rows that rows.csv lacks to it, then delete the parts."""
+    parts = part_files(eval_dir)
+    if not parts:
+        return
+    target = eval_dir / "rows.csv"
+    runs.repair_log(target)
+    seen = {row_key(r) for r in read_rows(target)}
+    lines = [] if target.is_file() and target.stat().st_size else [runs.csv_line(list(ROW_COLUMNS))]
+    with target.open("a") as handle:
+        handle.write("".join(lines))
+        for part in parts:
+            for row in read_rows(part):
+                if row_key(row) not in seen:
+                    seen.add(row_key(row))
+                    handle.write(runs.csv_line([row[c] for c in ROW_COLUMNS]))
+        handle.flush()
+        os.fsync(handle.fileno())
+    for part in parts:
+        part.unlink()
+
+
+def scored_images(eval_dir: Path, checkpoint: str) -> dict[tuple[str, str], set[str]]:
+    """(mask_setting, bucket) → image ids already scored with `checkpoint`."""
+    found: dict[tuple[str, str], set[str]] = {}
+    for path in [eval_dir / "rows.csv", *part_files(eval_dir)]:
+        for row in read_rows(path):
+            if row["checkpoint"] == checkpoint:
+                found.setdefault((row["mask_setting"], row["bucket"]), set()).add(row["image_id"])
+    return found
+
+
+class RowWriter:
+    """Appends rows to this process's rows file, one fsync per batch."""
+
+    def __init__(self, path: Path, fixed: dict[str, str]) -> None:
+        self.path, self.fixed = path, fixed
+        runs.repair_log(path)
+        if not path.is_file() or path.stat().st_size == 0:
+            runs.append_lines(path, [runs.csv_line(list(ROW_COLUMNS))])
+
+    def write(self, batch: dict[str, Any], scores: dict[str, np.ndarray], setting: Setting) -> None:
+        ratios = batch["mask"].float().mean(dim=(1, 2, 3)).tolist()
+        lines = []
+        for k, image_id in enumerate(batch["image_id"]):
+            row = {**self.fixed, "domain": batch["domain"][k], "image_id": image_id,
+                   "mask_id": batch["mask_id"][k], "mask_setting": setting.kind,
+                   "bucket": setting.bucket, "hole_ratio": repr(ratios[k]),
+                   **{m: repr(float(scores[m][k])) for m in metrics.METRICS}}
+            lines.append(runs.csv_line([row[c] for c in ROW_COLUMNS]))
+        runs.append_lines(self.path, lines)
+
+
+def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, limit: int) -> None:
+    """truth / input (holes white) / output PNGs of the batch's images with index < limit."""
+    keep = [k for k, i in enumerate(batch["index"].tolist()) if i < limit]
+    if not keep:
+        return
+    images, holes = batch["image"][keep], batch["mask"][keep]
+    views = {"truth": images, "input": images * (1 - holes) + holes, "output": composite[keep]}
+    for name, tensor in views.items():
+        for k, array in zip(keep, metrics.quantize(tensor).numpy()):
+            buffer = io.BytesIO()
+            Image.fromarray(array).save(buffer, format="PNG")
+            runs.write_bytes(folder / f"{batch['image_id'][k]}_{name}.png", buffer.getvalue())
+
+
+# --- loading the method --------------------------------------------------------------------
+def method_from_checkpoint(path: Path, device: torch.device) -> Method:
+    state = runs.load_checkpoint(path, map_location="cpu")
+    spec = MethodSpec(**{**state["spec"], "mean_pixel": tuple(state["spec"]["mean_pixel"])})
+    torch.manual_seed(spec.seed)
+    method = methods.create(state["method_name"], spec)
+    method.load_state_dict(state["method"])
+    return method.to(device)
+
+
+def method_from_official(config: Config, spec: MethodSpec, path: Path, device: torch.device) -> Method:
+    """The config's method with an official checkpoint loaded by its `load_official` hook."""
+    if not Path(path).is_file():
+        raise EvaluationError(f"{path}: official checkpoint not found")
+    torch.manual_seed(config.train.seed)
+    method = methods.create(config.method.name, spec)
+    if not hasattr(method, "load_official"):
+        raise EvaluationError(f"method {config.method.name!r} has no load_official hook; it "
+                              f"cannot evaluate the official checkpoint {path}")
+    method.to(device).load_official(Path(path))
+    return method
+
+
+# --- the evaluator -------------------------------------------------------------------------
+def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
+             checkpoint: str | int | Path | None = None, official: Path | None = None,
+             overrides: Sequence[str] = (), progress: bool = True) -> Path:
+    """Score a run folder's checkpoint, or `official` weights for a Config; return rows.csv.
+
+    `source` is a run folder (its config.yaml is used; `overrides` may change eval.* and
+    train.device) or a Config, which needs `run_dir` and `official`.
+    """
+    if isinstance(source, Config):
+        if run_dir is None or official is None:
+            raise EvaluationError("evaluating a config needs run_dir and an official checkpoint")
+        config = config_module.from_dict(config_module.apply_overrides(
+            config_module.to_dict(source), overrides), source="config")
+    else:
+        run_dir = Path(source)
+        if not (run_dir / "config.yaml").is_file():
+            raise EvaluationError(f"{run_dir}: not a run folder (no config.yaml)")
+        bad = [o for o in overrides if not o.startswith(RUN_FOLDER_OVERRIDES)]
+        if bad:
+            raise EvaluationError(f"{', '.join(bad)}: only eval.* and train.device can be "
+                                  "changed when evaluating a run folder")
+        config = config_module.load(run_dir / "config.yaml", overrides)
+    owns_group = not distributed.is_distributed()
+    device = distributed.setup(resolve_device(config.train.device))
+    try:
+        return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
+    finally:
+        if owns_group:
+            distributed.teardown()
+
+
+class Evaluator:
+    def __init__(self, config: Config, run_dir: Path, device: torch.device,
+                 checkpoint: str | int | Path | None, official: Path | None, progress: bool):
+        self.config, self.device, self.progress = config, device, progress
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.run_folder = runs.RunFolder(run_dir)
+        if official is not None:
+            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
+                run_dir, config, command=runs.command_line(), device=describe_device(device),
+                checkpoint=official))
+            spec = method_spec(config, datasets.mean_pixel(open_data(config, "train")))
+            self.method = method_from_official(config, spec, official, device)
+            self.checkpoint = f"official:{Path(official).name}"
+            if self.rank == 0:
+                description = methods.entry(config.method.name).description
+                runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
+        else:
+            path = runs.resolve_checkpoint(self.run_folder, checkpoint)
+            self.method = method_from_checkpoint(path, device)
+            self.checkpoint = path.name
+        self.method.eval()
+        self.dataset = open_data(config, "test")
+        self.eval_dir = self.run_folder.eval_dir
+        self.eval_dir.mkdir(parents=True, exist_ok=True)
+
+    def run(self) -> Path:
+        distributed.on_rank_zero(lambda: merge_parts(self.eval_dir))  # left by an interrupted run
+        done = scored_images(self.eval_dir, self.checkpoint)
+        rows_file = (self.eval_dir / "rows.csv" if self.world == 1
+                     else self.eval_dir / f"rows.part{self.rank:03d}.csv")
+        protocol = ";".join(f"{k}={v}" for k, v in sorted(self.method.protocol().items()))
+        writer = RowWriter(rows_file, {"run_id": self.config.run_id, "method": self.config.method.name,
+                                       "checkpoint": self.checkpoint, "dataset": self.config.data.dataset,
+                                       "protocol": protocol})
+        count = min(self.config.eval.count or len(self.dataset), len(self.dataset))
+        for name in self.config.eval.masks:
+            self.evaluate_setting(Setting(name), count, done, writer)
+        distributed.barrier()
+        distributed.on_rank_zero(lambda: merge_parts(self.eval_dir))
+        distributed.barrier()  # before teardown (see distributed.teardown)
+        return self.eval_dir / "rows.csv"
+
+    def evaluate_setting(self, setting: Setting, count: int,
+                         done: dict[tuple[str, str], set[str]], writer: RowWriter) -> None:
+        scored = done.get((setting.kind, setting.bucket), set())
+        todo = [i for i in range(count) if self.dataset.ids[i] not in scored]
+        mine = todo[self.rank :: self.world]
+        loader = DataLoader(MaskedImages(self.dataset, test_mask_set(self.config, setting, count), mine),
+                            batch_size=self.config.eval.batch_size,
+                            num_workers=self.config.eval.num_workers,
+                            pin_memory=self.device.type == "cuda")
+        samples = self.eval_dir / "samples" / setting.folder
+        bar = tqdm(total=len(todo), desc=setting.folder, unit="img", dynamic_ncols=True,
+                   disable=not self.progress or self.rank != 0 or not todo)
+        for batch, composite, scores in scored_batches(self.method, loader, self.device,
+                                                       seed=self.config.eval.mask_seed):
+            save_samples(samples, batch, composite, self.config.eval.samples_to_save)
+            writer.write(batch, scores, setting)
+            bar.update(len(batch["image_id"]) * self.world)
+        bar.close()
+
+
+# --- command line ------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", type=Path,
+                        help="a run folder, or a config YAML (with --official)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides (a run folder accepts eval.* and train.device)")
+    parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
+    parser.add_argument("--official", type=Path, help="an official checkpoint file to evaluate")
+    parser.add_argument("--run-id", help="run id for an official evaluation (default: derived)")
+    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
+                        help=f"where run folders live (default {runs.RUNS_ROOT})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.target.suffix in (".yaml", ".yml"):
+        overrides = list(args.overrides) + ([f"run.id={args.run_id}"] if args.run_id else [])
+        config = config_module.load(args.target, overrides)
+        rows = evaluate(config, run_dir=runs.run_dir_for(config, args.runs_root),
+                        official=args.official, progress=not args.no_progress)
+    else:
+        if args.official is not None:
+            raise EvaluationError("--official needs a config YAML as target, not a run folder")
+        rows = evaluate(args.target, checkpoint=args.checkpoint, overrides=args.overrides,
+                        progress=not args.no_progress)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"rows in {rows}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.evaluate", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (config_module.ConfigError, runs.RunError, EvaluationError, methods.UnknownMethodError,
+            datasets.DatasetError, masks.MaskError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

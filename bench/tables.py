@@ -1,0 +1,430 @@
+"""Per-image evaluation rows → the paper's tables, with the paper's numbers beside ours.
+
+Input: the `eval/rows.csv` of one or more run folders (schema in the run-folder interface) and
+`results/paper/paper_tables.csv`. Output: one pandas DataFrame per table (Table 1, 2, 3, 4,
+A3–A5, 5), a paired comparison of SRPNet against every other method on the same images and
+masks, and the paper-consistency audit (`bench.audit`); `write_tables` stores them as CSV.
+
+Each metric cell holds our mean over images, a seeded 95% percentile-bootstrap interval of that
+mean (images resampled), the paper's value and the difference ours − paper. Paper rows that we
+did not run stay in the table with status "not run". Quick runs on the "sample" dataset are
+mapped to the paper dataset of their domain and labelled "sample proxy, not comparable".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from bench import audit
+from bench.data.masks import BUCKET_LABELS
+from bench.data.sample import DOMAINS
+from bench.metrics import DEFAULT_L1
+from bench.runs import write_text
+
+ROW_COLUMNS = (
+    "run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
+    "mask_setting", "bucket", "hole_ratio", "l1_rel_pct", "mae_pct", "psnr", "ssim", "msssim_pct",
+)
+TEXT_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
+                "mask_setting", "bucket")
+L1_VARIANTS = ("l1_rel_pct", "mae_pct")  # the two "L1 (%)" definitions bench.metrics computes
+
+# Our metric key → (paper column, higher is better, label).
+METRICS = {
+    "l1": ("l1_pct", False, "L1 (%)"),
+    "psnr": ("psnr", True, "PSNR (dB)"),
+    "msssim": ("msssim_pct", True, "MS-SSIM (%)"),
+}
+
+COMPARISON_METHODS = ("picnet", "glcic", "pennet", "srpnet")
+ABLATION_METHODS = ("srpnet-baseline", "srpnet+discriminator", "srpnet")
+METHOD_ORDER = ("picnet", "glcic", "pennet", "srpnet-baseline", "srpnet+discriminator", "srpnet")
+REFERENCE_METHOD = "srpnet"
+# Table 5 names in the paper CSV → our registry names.
+PAPER_METHOD_NAMES = {
+    "baseline": "srpnet-baseline",
+    "+discriminator": "srpnet+discriminator",
+    "+residual_blocks": "srpnet",
+}
+DATASET_ORDER = ("dtd", "facade", "celeba-hq", "places2")
+SAMPLE_DATASET = "sample"
+DOMAIN_TO_DATASET = {domain: paper_dataset for domain, (paper_dataset, _) in DOMAINS.items()}
+BUCKET_ORDER = ("all", *BUCKET_LABELS)
+SOURCE_FULL, SOURCE_SAMPLE = "full", "sample"
+STATUS_OK = "ok"
+STATUS_NOT_RUN = "not run"
+STATUS_NOT_IN_PAPER = "not in paper"
+STATUS_PROXY = "sample proxy, not comparable"
+
+# Table 1 of the paper (not in the CSV): images per split; the NVIDIA mask set has 12,000 masks.
+PAPER_TABLE1 = {
+    ("dtd", "train"): 4512, ("dtd", "test"): 1128,
+    ("facade", "train"): 506, ("facade", "test"): 100,
+    ("celeba-hq", "train"): 28000, ("celeba-hq", "test"): 2000,
+    ("places2", "train"): 1829960, ("places2", "test"): 10000,
+    ("masks", "total"): 12000,
+}
+
+PAPER_CSV = Path(__file__).resolve().parents[1] / "results" / "paper" / "paper_tables.csv"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Which rows one paper table holds.
+
+    `per_bucket`: one row per irregular bucket (else centre or all buckets pooled, bucket "all");
+    `other_methods`: also hold methods the paper never ran (any name outside METHOD_ORDER);
+    `open_datasets`: datasets beyond the paper's are added where we ran one of `anchors`
+    (None: any method the table holds);
+    `ablation_names`: the paper names its rows baseline / +discriminator / +residual_blocks.
+    """
+
+    key: str
+    title: str
+    mask_setting: str
+    per_bucket: bool
+    methods: tuple[str, ...]
+    other_methods: bool
+    open_datasets: bool
+    anchors: tuple[str, ...] | None = None
+    ablation_names: bool = False
+
+    def holds(self, methods: pd.Series) -> pd.Series:
+        """Which of these method names belong in this table."""
+        extra = ~methods.isin(METHOD_ORDER) if self.other_methods else False
+        return methods.isin(self.methods) | extra
+
+
+TABLE_SPECS = (
+    TableSpec("table2", "Table 2: centre square mask", "center", False, COMPARISON_METHODS, True, True),
+    TableSpec("table3", "Table 3: irregular masks, all buckets pooled", "irregular", False,
+              COMPARISON_METHODS, True, True),
+    TableSpec("table4", "Table 4: irregular masks per bucket, CelebA-HQ", "irregular", True,
+              COMPARISON_METHODS, True, False),
+    TableSpec("tableA3", "Table A3: irregular masks per bucket, DTD", "irregular", True,
+              COMPARISON_METHODS, True, False),
+    TableSpec("tableA4", "Table A4: irregular masks per bucket, Facade", "irregular", True,
+              COMPARISON_METHODS, True, False),
+    TableSpec("tableA5", "Table A5: irregular masks per bucket, Places2", "irregular", True,
+              COMPARISON_METHODS, True, False),
+    TableSpec("table5", "Table 5: ablation, centre square mask", "center", False, ABLATION_METHODS,
+              False, True, ("srpnet-baseline", "srpnet+discriminator"), ablation_names=True),
+)
+TABLE_TITLES = {
+    "table1": "Table 1: images per dataset and split",
+    **{spec.key: spec.title for spec in TABLE_SPECS},
+    "paired": "Paired comparison: SRPNet minus each other method on the same images and masks",
+    "audit": "Paper-consistency audit (computed from paper_tables.csv)",
+}
+GROUP_COLUMNS = ["run_id", "method", "dataset", "source", "mask_setting", "bucket"]
+
+
+def check_l1(l1: str) -> str:
+    if l1 not in L1_VARIANTS:
+        raise ValueError(f"unknown L1 variant {l1!r}; choose one of {', '.join(L1_VARIANTS)}")
+    return l1
+
+
+def load_paper(path: Path | None = None) -> pd.DataFrame:
+    """The paper's tables in long form: table, dataset, mask, bucket, method, l1_pct, psnr, msssim_pct."""
+    path = Path(path) if path is not None else PAPER_CSV
+    if not path.is_file():
+        raise FileNotFoundError(f"paper tables CSV not found: {path}")
+    frame = pd.read_csv(path, dtype={c: str for c in ("table", "dataset", "mask", "bucket", "method")})
+    missing = [c for c in ("table", "dataset", "mask", "bucket", "method", "l1_pct", "psnr", "msssim_pct")
+               if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+    return frame
+
+
+def read_rows(path: Path) -> pd.DataFrame:
+    """One rows.csv, checked against the schema; text columns stay text (empty, not NaN)."""
+    frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
+    missing = [c for c in ROW_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+    frame = frame[list(ROW_COLUMNS)].copy()
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].fillna("").astype(str)
+    return frame
+
+
+def _checkpoint_step(name: str) -> int:
+    numbers = re.findall(r"\d+", name)
+    return int(numbers[-1]) if numbers else -1
+
+
+def keep_latest_checkpoint(rows: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per run, the rows of its latest evaluated checkpoint (largest step in its name)."""
+    keep = []
+    for _, run_rows in rows.groupby("run_id", sort=False):
+        names = run_rows["checkpoint"].unique()
+        last = max(names, key=lambda n: (_checkpoint_step(n), n))
+        keep.append(run_rows[run_rows["checkpoint"] == last])
+    return pd.concat(keep, ignore_index=True) if keep else rows
+
+
+def map_sample_domains(rows: pd.DataFrame) -> pd.DataFrame:
+    """Add `source` and map sample-dataset rows onto the paper dataset of their domain."""
+    rows = rows.copy()
+    is_sample = rows["dataset"] == SAMPLE_DATASET
+    unknown = sorted(set(rows.loc[is_sample, "domain"]) - set(DOMAIN_TO_DATASET))
+    if unknown:
+        raise ValueError(f"sample rows with unknown domain(s) {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(DOMAIN_TO_DATASET)}")
+    rows["source"] = np.where(is_sample, SOURCE_SAMPLE, SOURCE_FULL)
+    rows.loc[is_sample, "dataset"] = rows.loc[is_sample, "domain"].map(DOMAIN_TO_DATASET)
+    return rows
+
+
+def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
+    """All runs' eval/rows.csv (runs without one contribute nothing), latest checkpoint per run,
+    duplicates (same run, image, mask setting) keep the last row, sample domains mapped."""
+    frames = []
+    for run_dir in map(Path, run_dirs):
+        if not run_dir.is_dir():
+            raise FileNotFoundError(f"run folder not found: {run_dir}")
+        path = run_dir / "eval" / "rows.csv"
+        if path.is_file():
+            frames.append(read_rows(path))
+    if not frames:
+        return map_sample_domains(pd.DataFrame({c: pd.Series(dtype=str if c in TEXT_COLUMNS else float)
+                                                for c in ROW_COLUMNS}))
+    rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True))
+    key = ["run_id", "dataset", "domain", "image_id", "mask_id", "mask_setting", "bucket"]
+    rows = rows.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
+    return map_sample_domains(rows)
+
+
+def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of the column means of `values` (images × metrics).
+
+    Every metric uses the same resampled image sets; resamples are drawn in chunks so memory
+    stays bounded (about 4 million gathered values at a time) whatever the image count.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim == 1:
+        values = values[:, None]
+    count, width = values.shape
+    if count == 0:
+        return np.full(width, np.nan), np.full(width, np.nan)
+    rng = np.random.default_rng(seed)
+    means = np.empty((n_boot, width))
+    chunk = max(1, 4_000_000 // (count * width))
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        index = rng.integers(0, count, size=(size, count))
+        means[start:start + size] = values[index].mean(axis=1)
+    tail = (1.0 - level) / 2.0 * 100.0
+    low, high = np.percentile(means, [tail, 100.0 - tail], axis=0)
+    return low, high
+
+
+def _metric_columns(l1: str) -> dict[str, str]:
+    return {"l1": l1, "psnr": "psnr", "msssim": "msssim_pct"}
+
+
+def _with_pooled(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows plus a copy of the irregular rows with bucket "all" (all buckets pooled)."""
+    pooled = rows[rows["mask_setting"] == "irregular"].copy()
+    pooled["bucket"] = "all"
+    return pd.concat([rows, pooled], ignore_index=True)
+
+
+def aggregate(rows: pd.DataFrame, *, l1: str = DEFAULT_L1, n_boot: int = 1000,
+              seed: int = 0) -> pd.DataFrame:
+    """Mean and bootstrap CI per run × dataset × mask setting × bucket (irregular also pooled)."""
+    columns = _metric_columns(check_l1(l1))
+    out = []
+    for key, group in _with_pooled(rows).groupby(GROUP_COLUMNS, sort=False):
+        values = group[list(columns.values())].to_numpy(dtype=np.float64)
+        low, high = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+        record = dict(zip(GROUP_COLUMNS, key), n=len(group))
+        for i, metric in enumerate(columns):
+            record[f"{metric}_ours"] = values[:, i].mean()
+            record[f"{metric}_ci_low"] = low[i]
+            record[f"{metric}_ci_high"] = high[i]
+        out.append(record)
+    numbers = [f"{m}_{s}" for m in columns for s in ("ours", "ci_low", "ci_high")]
+    frame = pd.DataFrame(out, columns=GROUP_COLUMNS + ["n"] + numbers)
+    return frame.astype({"n": "int64", **{c: "float64" for c in numbers}})
+
+
+def _paper_rows(paper: pd.DataFrame, table: str) -> pd.DataFrame:
+    rows = paper[paper["table"] == table.removeprefix("table")]
+    return pd.DataFrame({
+        "dataset": rows["dataset"].to_numpy(),
+        "mask_setting": rows["mask"].to_numpy(),
+        "bucket": rows["bucket"].to_numpy(),
+        "method": rows["method"].map(lambda m: PAPER_METHOD_NAMES.get(m, m)).to_numpy(),
+        "paper_method": rows["method"].to_numpy(),
+        **{f"{m}_paper": rows[column].to_numpy(dtype=np.float64)
+           for m, (column, _, _) in METRICS.items()},
+    })
+
+
+def order_key(column: pd.Series, order: tuple[str, ...] | list[str]) -> pd.Series:
+    """Sort key: position in `order`, unknown values after it (alphabetically among themselves)."""
+    rank = {value: i for i, value in enumerate(order)}
+    extra = sorted(set(column) - set(rank))
+    rank.update({value: len(order) + i for i, value in enumerate(extra)})
+    return column.map(rank)
+
+
+def sort_by(frame: pd.DataFrame, orders: Mapping[str, tuple[str, ...]]) -> pd.DataFrame:
+    """Stable sort by the given columns, each in its given order (missing values as "")."""
+    present = [c for c in orders if c in frame.columns]
+    return frame.sort_values(
+        present, key=lambda col: order_key(col.fillna(""), orders[col.name]), kind="stable",
+    ).reset_index(drop=True)
+
+
+def paper_table(spec: TableSpec, ours: pd.DataFrame, paper: pd.DataFrame, *, l1: str) -> pd.DataFrame:
+    """One paper table: the paper's rows outer-joined with our aggregated rows."""
+    theirs = _paper_rows(paper, spec.key)
+    mine = ours[(ours["mask_setting"] == spec.mask_setting)
+                & ((ours["bucket"] != "all") if spec.per_bucket else (ours["bucket"] == "all"))
+                & spec.holds(ours["method"])]
+    datasets = set(theirs["dataset"])
+    if spec.open_datasets:
+        anchored = mine if spec.anchors is None else mine[mine["method"].isin(spec.anchors)]
+        datasets |= set(anchored["dataset"])
+    mine = mine[mine["dataset"].isin(datasets)]
+    merged = theirs.merge(mine, on=["dataset", "mask_setting", "bucket", "method"], how="outer")
+    inverse = {ours_name: paper_name for paper_name, ours_name in PAPER_METHOD_NAMES.items()}
+    names = merged["method"].map(lambda m: inverse.get(m, m) if spec.ablation_names else m)
+    merged["paper_method"] = merged["paper_method"].fillna(names)
+    has_paper = merged["l1_paper"].notna()
+    has_ours = merged["n"].notna()
+    merged["status"] = np.select(
+        [~has_ours, merged["source"] == SOURCE_SAMPLE, ~has_paper],
+        [STATUS_NOT_RUN, STATUS_PROXY, STATUS_NOT_IN_PAPER], default=STATUS_OK)
+    for metric in METRICS:
+        merged[f"{metric}_delta"] = merged[f"{metric}_ours"] - merged[f"{metric}_paper"]
+    merged.insert(0, "table", spec.key)
+    merged["l1_variant"] = l1
+    columns = ["table", "dataset", "mask_setting", "bucket", "method", "paper_method", "run_id",
+               "source", "n"]
+    for metric in METRICS:
+        columns += [f"{metric}_{s}" for s in ("ours", "ci_low", "ci_high", "paper", "delta")]
+    merged = merged[columns + ["l1_variant", "status"]]
+    merged["n"] = merged["n"].astype("Int64")
+    return sort_by(merged, {"dataset": DATASET_ORDER, "bucket": BUCKET_ORDER, "method": METHOD_ORDER,
+                            "source": (SOURCE_FULL, SOURCE_SAMPLE), "run_id": ()})
+
+
+def table1(rows: pd.DataFrame, data_counts: Mapping[str, Mapping[str, int]] | None = None) -> pd.DataFrame:
+    """Images per dataset and split: the paper's count, the data check's, and the test images
+    our rows evaluated (distinct image ids per dataset and source)."""
+    found = {(d, s): int(n) for d, splits in (data_counts or {}).items() for s, n in splits.items()}
+    evaluated = {}
+    for (dataset, source), group in rows.groupby(["dataset", "source"], sort=False):
+        evaluated[(dataset, "test", source)] = group["image_id"].nunique()
+    keys = set(PAPER_TABLE1) | set(found) | {(d, s) for d, s, _ in evaluated}
+    records = []
+    for dataset, split in keys:
+        sources = {src for d, s, src in evaluated if (d, s) == (dataset, split)}
+        if not sources or (dataset, split) in found:
+            sources.add(SOURCE_FULL)
+        for source in sources:
+            paper_count = PAPER_TABLE1.get((dataset, split))
+            found_count = found.get((dataset, split)) if source == SOURCE_FULL else None
+            evaluated_count = evaluated.get((dataset, split, source))
+            ours = evaluated_count if evaluated_count is not None else found_count
+            if source == SOURCE_SAMPLE:
+                status = STATUS_PROXY
+            elif ours is None:
+                status = STATUS_NOT_RUN
+            elif paper_count is None:
+                status = STATUS_NOT_IN_PAPER
+            else:
+                agrees = ours == paper_count and found_count in (None, paper_count)
+                status = STATUS_OK if agrees else "differs"
+            records.append({"dataset": dataset, "split": split, "source": source,
+                            "paper": paper_count, "found": found_count,
+                            "evaluated": evaluated_count,
+                            "delta": None if ours is None or paper_count is None else ours - paper_count,
+                            "status": status})
+    frame = pd.DataFrame(records, columns=["dataset", "split", "source", "paper", "found",
+                                           "evaluated", "delta", "status"])
+    for column in ("paper", "found", "evaluated", "delta"):
+        frame[column] = frame[column].astype("Int64")
+    frame = frame.sort_values(
+        ["dataset", "split", "source"],
+        key=lambda col: order_key(col, {"dataset": DATASET_ORDER, "split": ("train", "test", "total"),
+                                        "source": (SOURCE_FULL, SOURCE_SAMPLE)}[col.name]),
+        kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def paired_comparison(rows: pd.DataFrame, *, l1: str = DEFAULT_L1, reference: str = REFERENCE_METHOD,
+                      n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Reference minus each other method on the same image and mask, per run pair, dataset,
+    mask setting and bucket (irregular also pooled); verdict from the bootstrap CI of the mean."""
+    columns = _metric_columns(check_l1(l1))
+    join = ["dataset", "source", "image_id", "mask_id", "mask_setting", "bucket"]
+    keep = join + ["run_id", "method", *columns.values()]
+    left = rows.loc[rows["method"] == reference, keep]
+    right = rows.loc[rows["method"] != reference, keep]
+    pairs = _with_pooled(left.merge(right, on=join, suffixes=("_a", "_b")))
+    group_by = ["dataset", "source", "mask_setting", "bucket", "method_b", "run_id_a", "run_id_b"]
+    out = []
+    for key, group in pairs.groupby(group_by, sort=False):
+        diffs = np.stack([group[f"{c}_a"].to_numpy(np.float64) - group[f"{c}_b"].to_numpy(np.float64)
+                          for c in columns.values()], axis=1)
+        low, high = bootstrap_ci(diffs, n_boot=n_boot, seed=seed)
+        info = dict(zip(group_by, key))
+        record = {"dataset": info["dataset"], "source": info["source"],
+                  "mask_setting": info["mask_setting"], "bucket": info["bucket"],
+                  "method": reference, "baseline": info["method_b"], "run_id": info["run_id_a"],
+                  "baseline_run_id": info["run_id_b"], "n_pairs": len(group)}
+        for i, (metric, (_, higher, _)) in enumerate(METRICS.items()):
+            record[f"{metric}_diff"] = diffs[:, i].mean()
+            record[f"{metric}_ci_low"] = low[i]
+            record[f"{metric}_ci_high"] = high[i]
+            better_low, better_high = (low[i] > 0, high[i] < 0) if higher else (high[i] < 0, low[i] > 0)
+            record[f"{metric}_verdict"] = (f"{reference} better" if better_low
+                                           else f"{reference} worse" if better_high
+                                           else "no clear difference")
+        out.append(record)
+    names = ["dataset", "source", "mask_setting", "bucket", "method", "baseline", "run_id",
+             "baseline_run_id", "n_pairs"]
+    numbers = [f"{m}_{s}" for m in METRICS for s in ("diff", "ci_low", "ci_high")]
+    names += numbers + [f"{m}_verdict" for m in METRICS]
+    frame = pd.DataFrame(out, columns=names).astype({"n_pairs": "int64", **{c: "float64" for c in numbers}})
+    frame["l1_variant"] = l1
+    return sort_by(frame, {"dataset": DATASET_ORDER, "source": (SOURCE_FULL, SOURCE_SAMPLE),
+                           "mask_setting": ("center", "irregular"), "bucket": BUCKET_ORDER,
+                           "baseline": METHOD_ORDER, "run_id": (), "baseline_run_id": ()})
+
+
+def build_tables(rows: pd.DataFrame, paper: pd.DataFrame, *, l1: str = DEFAULT_L1,
+                 data_counts: Mapping[str, Mapping[str, int]] | None = None,
+                 n_boot: int = 1000, seed: int = 0) -> dict[str, pd.DataFrame]:
+    """Every table, keyed table1, table2, table3, table4, tableA3, tableA4, tableA5, table5,
+    paired, audit. `rows` comes from `load_rows`, `paper` from `load_paper`."""
+    check_l1(l1)
+    ours = aggregate(rows, l1=l1, n_boot=n_boot, seed=seed)
+    tables = {"table1": table1(rows, data_counts)}
+    for spec in TABLE_SPECS:
+        tables[spec.key] = paper_table(spec, ours, paper, l1=l1)
+    tables["paired"] = paired_comparison(rows, l1=l1, n_boot=n_boot, seed=seed)
+    tables["audit"] = audit.audit_paper(paper)
+    return tables
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> dict[str, Path]:
+    """Write each table as `<out_dir>/<name>.csv` (atomically); returns name → path."""
+    paths = {}
+    for name, frame in tables.items():
+        paths[name] = Path(out_dir) / f"{name}.csv"
+        write_text(paths[name], frame.to_csv(index=False))
+    return paths

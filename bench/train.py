@@ -1,0 +1,441 @@
+"""One trainer for every Method: data stream, checkpoints, exact resume, logging, multi-process.
+
+The data stream is a pure function of (seed, step): step s trains on the global sample numbers
+s·B … s·B+B−1 (B = the global batch); sample g is image perm_e[g mod N] of epoch e = g div N
+(perm_e a seeded permutation), augmented and masked with numpy default_rng([seed, g]). So a
+resumed run restarts the stream exactly where the checkpoint left it, and under torchrun each
+process takes its contiguous slice of every global batch (their union is the one-process batch;
+the Method averages gradients in `optimize`). Only rank 0 writes to the run folder.
+
+A checkpoint holds every network and optimiser, the method's extra state, the step, the data
+position and every process's RNG states (torch CPU and CUDA, numpy, python), so rerunning the
+same command after a crash continues bit-identically (on CPU; cuDNN kernels may not be
+deterministic on GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import math
+import os
+import random
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+from tqdm import tqdm
+
+from bench import config as config_module
+from bench import distributed, methods, runs
+from bench.config import Config
+from bench.data import datasets, masks
+from bench.method import Method, MethodSpec
+
+PERMUTATION_TAG = 0x7065726D  # keeps the epoch-order seeds apart from the per-sample seeds
+PREVIEW_TAG = 0x76696577
+PREVIEW_IMAGES = 4
+CHECKPOINT_FORMAT = 1
+
+
+class TrainingError(RuntimeError):
+    """Training stopped: a non-finite loss or weight, or a batch that does not split."""
+
+
+# --- the data stream ---------------------------------------------------------------------------
+class TrainStream(Dataset):
+    """Global sample number g → (image 3HW, mask 1HW, g), a pure function of (seed, g)."""
+
+    def __init__(self, dataset: datasets.ImageDataset, *, seed: int, mask_kind: str) -> None:
+        self.dataset, self.seed, self.mask_kind = dataset, seed, mask_kind
+        self._epoch, self._order = -1, np.empty(0, dtype=np.int64)
+
+    def order(self, epoch: int) -> np.ndarray:
+        if epoch != self._epoch:
+            rng = np.random.default_rng([self.seed, epoch, PERMUTATION_TAG])
+            self._epoch, self._order = epoch, rng.permutation(len(self.dataset))
+        return self._order
+
+    def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor, int]:
+        epoch, position = divmod(g, len(self.dataset))
+        rng = np.random.default_rng([self.seed, g])
+        item = self.dataset.augmented(int(self.order(epoch)[position]), rng)
+        mask = masks.training_mask(self.mask_kind, self.dataset.size, rng)
+        return item["image"], torch.from_numpy(mask)[None], g
+
+
+class StepBatches(Sampler[list[int]]):
+    """For steps start … end−1, this process's slice of each global batch of sample numbers."""
+
+    def __init__(self, start: int, end: int, global_batch: int, rank: int, world: int) -> None:
+        self.start, self.end = start, end
+        self.global_batch, self.per_process = global_batch, global_batch // world
+        self.offset = rank * self.per_process
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for step in range(self.start, self.end):
+            first = step * self.global_batch + self.offset
+            yield list(range(first, first + self.per_process))
+
+    def __len__(self) -> int:
+        return self.end - self.start
+
+
+def global_batch_size(config: Config, world: int) -> int:
+    """The samples of one optimisation step over all processes (see bench.config)."""
+    batch = config.train.batch_size
+    if config.train.batch_size_scope == "per_process":
+        return batch * world
+    if batch % world:
+        raise TrainingError(
+            f"train.batch_size {batch} (global) does not divide evenly over {world} processes; "
+            "pick a multiple or set train.batch_size_scope: per_process"
+        )
+    return batch
+
+
+# --- devices, seeds and RNG state --------------------------------------------------------------
+def resolve_device(choice: str) -> str:
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("train.device: cuda was asked for but no CUDA device is available")
+    return choice
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def process_seed(seed: int, rank: int) -> int:
+    """The seed of a process's own randomness (dropout, noise), distinct per rank."""
+    return int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+def rng_state() -> dict[str, Any]:
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+
+
+# --- building the method -----------------------------------------------------------------------
+def method_spec(config: Config, mean: tuple[float, float, float]) -> MethodSpec:
+    return MethodSpec(
+        image_size=config.data.size,
+        iterations=config.train.iterations,
+        dataset=config.data.dataset,
+        seed=config.train.seed,
+        options=dict(config.method.options),
+        mean_pixel=mean,
+    )
+
+
+def build_method(config: Config, spec: MethodSpec, device: torch.device) -> Method:
+    """The registry's method, initialised from the run's seed, identical on every process."""
+    torch.manual_seed(config.train.seed)
+    method = methods.create(config.method.name, spec).to(device)
+    for network in method.networks.values():
+        distributed.broadcast_module(network)
+    return method
+
+
+def open_data(config: Config, split: str) -> datasets.ImageDataset:
+    return datasets.open_dataset(
+        config.data.dataset, split, size=config.data.size,
+        root=None if config.data.root is None else Path(config.data.root),
+        cache_dir=None if config.data.cache_dir is None else Path(config.data.cache_dir),
+    )
+
+
+# --- the trainer -------------------------------------------------------------------------------
+def train(config: Config, *, run_dir: Path, command: list[str] | None = None,
+          progress: bool = True) -> Path:
+    """Train `config`'s method into `run_dir` (created, or resumed if unfinished); return it."""
+    device_type = resolve_device(config.train.device)
+    owns_group = not distributed.is_distributed()
+    device = distributed.setup(device_type)
+    try:
+        Trainer(config, Path(run_dir), device, command or runs.command_line(), progress).run()
+    finally:
+        if owns_group:
+            distributed.teardown()
+    return Path(run_dir)
+
+
+class Trainer:
+    def __init__(self, config: Config, run_dir: Path, device: torch.device,
+                 command: list[str], progress: bool) -> None:
+        self.config, self.device, self.progress = config, device, progress
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.global_batch = global_batch_size(config, self.world)
+        self.cuda = device.type == "cuda"
+        self.run_folder = self._open_run(run_dir, command)
+        self.dataset = open_data(config, "train")
+        self.spec = method_spec(config, self._mean_pixel())
+        self.method = build_method(config, self.spec, device)
+        if self.rank == 0:
+            description = methods.entry(config.method.name).description
+            runs.write_method_card(self.run_folder, self.method, description, self.spec.mean_pixel)
+        self.channels_last = self._gpu_option("channels_last")
+        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                         if self._gpu_option("bf16") else contextlib.nullcontext())
+        if self.channels_last:
+            for network in self.method.networks.values():
+                network.to(memory_format=torch.channels_last)
+        self.last_checkpoint: Path | None = None
+
+    # --- set-up ---
+    def _open_run(self, run_dir: Path, command: list[str]) -> runs.RunFolder:
+        """Rank 0 creates or reopens the folder; its error, if any, stops every process."""
+        distributed.on_rank_zero(lambda: runs.open_run(
+            run_dir, self.config, command=command, device=describe_device(self.device),
+            world_size=self.world))
+        return runs.RunFolder(run_dir)
+
+    def _mean_pixel(self) -> tuple[float, float, float]:
+        """The train split's mean colour: from method.json when resuming, else computed once."""
+        card = self.run_folder.method_file
+        mean = distributed.on_rank_zero(
+            lambda: tuple(runs.read_json(card)["mean_pixel"]) if card.is_file()
+            else datasets.mean_pixel(self.dataset))
+        return distributed.broadcast_object(mean)
+
+    def _gpu_option(self, name: str) -> bool:
+        wanted = getattr(self.config.train, name)
+        if wanted and not self.cuda:
+            self.note(f"train.{name} applies on GPU only; ignored on {self.device.type}")
+        return wanted and self.cuda
+
+    def note(self, message: str) -> None:
+        if self.rank == 0:
+            tqdm.write(f"[train] {message}", file=sys.stderr)
+
+    def _resume(self) -> int:
+        """Load the latest checkpoint (every process reads rank 0's choice); return its step."""
+        path = runs.latest_checkpoint(self.run_folder) if self.rank == 0 else None
+        path = distributed.broadcast_object(path)
+        if path is None:
+            seed_everything(process_seed(self.config.train.seed, self.rank))
+            return 0
+        state = runs.load_checkpoint(path, map_location="cpu")  # RNG states must stay on CPU
+        self.method.load_state_dict(state["method"])
+        if len(state["rng"]) == self.world:
+            set_rng_state(state["rng"][self.rank])
+        else:
+            seed_everything(process_seed(self.config.train.seed + state["step"], self.rank))
+            self.note(f"{path.name} was written by {len(state['rng'])} process(es), this run has "
+                      f"{self.world}: the data stream continues exactly, the methods' own "
+                      "randomness is reseeded")
+        self.last_checkpoint = path
+        self.note(f"resuming from {path} (step {state['step']})")
+        return state["step"]
+
+    def _loader(self, start: int) -> DataLoader:
+        stream = TrainStream(self.dataset, seed=self.config.train.seed,
+                             mask_kind=self.config.data.train_masks)
+        sampler = StepBatches(start, self.config.train.iterations, self.global_batch,
+                              self.rank, self.world)
+        # Its own generator: a loader draws a seed for its workers when iterated, which would
+        # otherwise advance the global torch RNG differently in a resumed run.
+        return DataLoader(stream, batch_sampler=sampler, num_workers=self.config.train.num_workers,
+                          pin_memory=self.cuda, generator=torch.Generator().manual_seed(0))
+
+    # --- the loop ---
+    def run(self) -> None:
+        start = self._resume()
+        total = self.config.train.iterations
+        logger = Logger(self, start) if self.rank == 0 else None
+        try:
+            if start < total:
+                self._loop(start, logger)
+        except TrainingError as error:
+            if self.rank == 0:
+                runs.fail_run(self.run_folder, str(error))
+            raise
+        finally:
+            if logger is not None:
+                logger.close()
+        if self.rank == 0:
+            runs.finish_run(self.run_folder)
+        distributed.barrier()
+
+    def _loop(self, start: int, logger: Logger | None) -> None:
+        settings = self.config.train
+        self.method.train()
+        for step, (images, hole_masks, _) in zip(range(start, settings.iterations), self._loader(start)):
+            images = self._to_device(images)
+            hole_masks = self._to_device(hole_masks)
+            with self.autocast:
+                losses = self.method.train_step(images, hole_masks, step)
+            losses = distributed.mean_across(losses)
+            self._check_losses(step, losses)
+            done = step + 1
+            if logger is not None:
+                logger.step(done, losses)
+            if done % settings.checkpoint_every == 0 or done == settings.iterations:
+                self.save(done)
+
+    def _to_device(self, tensor: torch.Tensor) -> torch.Tensor:
+        tensor = tensor.to(self.device, non_blocking=True)
+        return tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
+
+    def _check_losses(self, step: int, losses: dict[str, float]) -> None:
+        bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
+        if bad:
+            shown = ", ".join(f"{k}={v}" for k, v in bad.items())
+            raise TrainingError(f"step {step}: non-finite loss ({shown}); training stopped. "
+                                f"{self._last_good()}")
+
+    def _last_good(self) -> str:
+        if self.last_checkpoint is None:
+            return "No checkpoint was written before it."
+        return f"Last good checkpoint: {self.last_checkpoint}."
+
+    def save(self, step: int) -> None:
+        for name, network in self.method.networks.items():
+            if not all(torch.isfinite(p).all() for p in network.parameters()):
+                raise TrainingError(f"step {step}: network {name!r} has non-finite weights; "
+                                    f"training stopped. {self._last_good()}")
+        states = distributed.gather_objects(rng_state())
+        if self.rank == 0:
+            self.last_checkpoint = runs.save_checkpoint(self.run_folder, step, {
+                "format": CHECKPOINT_FORMAT,
+                "step": step,
+                "data_position": step * self.global_batch,
+                "global_batch": self.global_batch,
+                "method_name": self.config.method.name,
+                "spec": dataclasses.asdict(self.spec),
+                "config": config_module.to_dict(self.config),
+                "method": self.method.state_dict(),
+                "rng": states,
+            }, self.config.train.keep_last)
+        distributed.barrier()
+
+    # --- previews ---
+    def preview(self) -> torch.Tensor:
+        """A grid (3×H×W in [0, 1]): inputs with white holes, composites, truths, in rows."""
+        count = min(PREVIEW_IMAGES, len(self.dataset))
+        images = torch.stack([self.dataset[i]["image"] for i in range(count)]).to(self.device)
+        holes = torch.stack([
+            torch.from_numpy(masks.training_mask(
+                self.config.data.train_masks, self.config.data.size,
+                np.random.default_rng([self.config.train.seed, i, PREVIEW_TAG])))[None]
+            for i in range(count)
+        ]).to(self.device)
+        devices = [self.device] if self.cuda else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            self.method.eval()
+            output = self.method.inpaint(images, holes).float()
+            self.method.train()
+        composite = images * (1 - holes) + output * holes
+        shown = images * (1 - holes) + holes
+        rows = [torch.cat(list(batch), dim=2) for batch in (shown, composite, images)]
+        return ((torch.cat(rows, dim=1) + 1) / 2).clamp(0, 1).cpu()
+
+
+class Logger:
+    """Rank 0's progress bar, TensorBoard scalars and previews, and losses.csv."""
+
+    def __init__(self, trainer: Trainer, start: int) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.trainer = trainer
+        self.train = trainer.config.train
+        runs.truncate_losses(trainer.run_folder, start + 1)
+        self.writer = SummaryWriter(str(trainer.run_folder.tb), purge_step=start + 1)
+        self.bar = tqdm(total=self.train.iterations, initial=start, unit="step",
+                        disable=not trainer.progress, dynamic_ncols=True)
+        self.sums: dict[str, tuple[float, int]] = {}  # loss → (sum, steps reporting it)
+        self.steps = 0
+        self.window_start = time.perf_counter()
+
+    def step(self, done: int, losses: dict[str, float]) -> None:
+        for name, value in losses.items():
+            total, count = self.sums.get(name, (0.0, 0))
+            self.sums[name] = (total + value, count + 1)
+        self.steps += 1
+        self.bar.update(1)
+        if done % self.train.log_every == 0 or done == self.train.iterations:
+            self.flush(done)
+        if done % self.train.sample_every == 0:
+            self.writer.add_image("samples", self.trainer.preview(), done)
+
+    def flush(self, done: int) -> None:
+        """Log each loss's mean over the steps since the last log that reported it, at `done`."""
+        means = {name: total / count for name, (total, count) in self.sums.items()}
+        elapsed = time.perf_counter() - self.window_start
+        speed = self.steps * self.trainer.global_batch / max(elapsed, 1e-9)
+        runs.append_losses(self.trainer.run_folder, done, means)
+        for name, value in means.items():
+            self.writer.add_scalar(f"loss/{name}", value, done)
+        self.writer.add_scalar("speed/images_per_s", speed, done)
+        self.bar.set_postfix({**{k: f"{v:.4g}" for k, v in means.items()}, "img/s": f"{speed:.1f}"})
+        self.sums, self.steps = {}, 0
+        self.window_start = time.perf_counter()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.bar.close()
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"{device} ({torch.cuda.get_device_name(device)})"
+    return "cpu"
+
+
+# --- command line ------------------------------------------------------------------------------
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", type=Path, help="run config (YAML)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. train.iterations=10")
+    parser.add_argument("--run-id", help="the run's id (default: run.id or one derived)")
+    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
+                        help=f"where run folders live (default {runs.RUNS_ROOT})")
+    parser.add_argument("--run-dir", type=Path, help="the run folder itself (overrides the two above)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides) + ([f"run.id={args.run_id}"] if args.run_id else [])
+    config = config_module.load(args.config, overrides)
+    run_dir = args.run_dir or runs.run_dir_for(config, args.runs_root)
+    train(config, run_dir=run_dir, progress=not args.no_progress)
+    if os.environ.get("RANK", "0") == "0":
+        print(f"trained {run_dir}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__.split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except (config_module.ConfigError, runs.RunError, TrainingError, methods.UnknownMethodError,
+            datasets.DatasetError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,159 @@
+"""SRPNet (Luo & Zheng, Information 2022) behind the Method seam, and its Table 5 variants.
+
+Options: `residual_blocks` (SRPNet's residual encoder; off = PEN-Net's plain encoder),
+`discriminator` ("global_local": SRPNet's two critics; "patch": PEN-Net's critic), `gan_type`
+(default: PEN-Net's config for the dataset), `lr`, `betas`. With residual_blocks False and the
+patch critic this is PEN-Net itself, which is how baselines/pennet.py builds it.
+Each train_step is one discriminator update, then one generator update (PEN-Net's trainer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from bench.method import Method, MethodSpec, OptionError, take_options
+from models.discriminators import GlobalLocalDiscriminator, PatchDiscriminator, local_crop_size
+from models.generator import PyramidContextGenerator, check_image_shape, generator_input
+from models.losses import GAN_TYPES, discriminator_loss, generator_losses
+from models.schedule import learning_rate, settings_for
+
+DISCRIMINATORS = ("global_local", "patch")
+DEFAULTS: dict[str, Any] = {
+    "residual_blocks": True,
+    "discriminator": "global_local",
+    "gan_type": None,  # None: the dataset's PEN-Net config (hinge or nsgan)
+    "lr": 1e-4,
+    "betas": (0.5, 0.999),
+}
+
+
+class SRPNetMethod(Method):
+    """Pyramid-context generator + critic(s), trained with PEN-Net's losses and schedule."""
+
+    name = "srpnet"
+
+    def __init__(
+        self,
+        spec: MethodSpec,
+        *,
+        residual_blocks: bool,
+        discriminator: str,
+        gan_type: str,
+        lr: float,
+        betas: tuple[float, float],
+    ) -> None:
+        super().__init__()
+        check_image_shape((spec.image_size, spec.image_size))
+        self.spec = spec
+        self.residual_blocks = residual_blocks
+        self.discriminator_kind = discriminator
+        self.gan_type = gan_type
+        self.base_lr = lr
+        self.settings = settings_for(spec.dataset)
+        # Weights depend only on the seed, without disturbing the caller's random stream.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(spec.seed)
+            generator = PyramidContextGenerator(residual_blocks=residual_blocks)
+            critic = (
+                PatchDiscriminator()
+                if discriminator == "patch"
+                else GlobalLocalDiscriminator(spec.image_size)
+            )
+        self.generator, self.discriminator = generator, critic
+        self.networks = {"generator": generator, "discriminator": critic}
+        # paper silent (beyond lr 1e-4, betas (0.5, 0.999)): D's LR equals G's (PEN-Net d2glr = 1).
+        self.optimizers = {
+            name: torch.optim.Adam(net.parameters(), lr=lr, betas=tuple(betas))
+            for name, net in self.networks.items()
+        }
+
+    def train_step(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> dict[str, float]:
+        lr = learning_rate(self.base_lr, step, self.spec.iterations, self.settings)
+        for name in self.optimizers:
+            self.set_learning_rate(name, lr)
+        pyramid, output = self.generator(generator_input(images, masks), masks)
+        composite = (1.0 - masks) * images + masks * output
+
+        d_loss = discriminator_loss(
+            self.discriminator(images, masks),
+            self.discriminator(composite.detach(), masks),
+            self.gan_type,
+        )
+        self.optimize("discriminator", d_loss)
+
+        # The critic only passes gradients through here; its own weights get none.
+        self.discriminator.requires_grad_(False)
+        try:
+            fake = self.discriminator(composite, masks)
+        finally:
+            self.discriminator.requires_grad_(True)
+        terms = generator_losses(output, pyramid, images, masks, fake, self.gan_type)
+        self.optimize("generator", terms["total"])
+
+        logs = {f"g_{name}": value.item() for name, value in terms.items()}
+        return {**logs, "d_loss": d_loss.item(), "lr": lr}
+
+    @torch.no_grad()
+    def inpaint(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            _, output = self.generator(generator_input(images, masks), masks)
+        finally:
+            self.generator.train(was_training)
+        return output
+
+    def departures(self) -> list[str]:
+        lines = [
+            "nsgan BCE computed from logits (the official D ends in a sigmoid and uses BCELoss, "
+            "which clamps log at -100); same value elsewhere.",
+            "the LR milestones of PEN-Net's per-dataset config are scaled by the run's iteration "
+            "budget over the official iteration count.",
+        ]
+        if self.residual_blocks:
+            lines.append(
+                "residual blocks use stride 1, padding 1 where Table A1 prints stride 2, "
+                "padding 0, which would shrink each level and break the pyramid sizes the table "
+                "itself lists."
+            )
+        if (
+            self.discriminator_kind == "global_local"
+            and local_crop_size(self.spec.image_size) != self.spec.image_size // 2
+        ):
+            lines.append(
+                "below 128² images the local crop is 64 px instead of half the side, since "
+                "Table A2's critic needs a 63² input."
+            )
+        return lines
+
+
+def _validate(options: dict[str, Any], dataset: str) -> dict[str, Any]:
+    if not isinstance(options["residual_blocks"], bool):
+        raise OptionError(f"residual_blocks must be true or false, got {options['residual_blocks']!r}")
+    if options["discriminator"] not in DISCRIMINATORS:
+        raise OptionError(
+            f"discriminator must be one of {', '.join(DISCRIMINATORS)}, "
+            f"got {options['discriminator']!r}"
+        )
+    if options["gan_type"] is None:
+        options["gan_type"] = settings_for(dataset).gan_type
+    if options["gan_type"] not in GAN_TYPES:
+        raise OptionError(f"gan_type must be one of {', '.join(GAN_TYPES)}, got {options['gan_type']!r}")
+    if isinstance(options["lr"], bool) or not isinstance(options["lr"], (int, float)) or options["lr"] <= 0:
+        raise OptionError(f"lr must be a positive number, got {options['lr']!r}")
+    betas = options["betas"]
+    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(
+        isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas
+    ):
+        raise OptionError(f"betas must be two numbers in [0, 1), got {betas!r}")
+    options["betas"] = (float(betas[0]), float(betas[1]))
+    options["lr"] = float(options["lr"])
+    return options
+
+
+def build(spec: MethodSpec) -> Method:
+    """The registry's factory for srpnet, srpnet-baseline and srpnet+discriminator."""
+    options = _validate(take_options("srpnet", spec.options, DEFAULTS), spec.dataset)
+    return SRPNetMethod(spec, **options)

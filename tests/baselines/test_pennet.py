@@ -1,0 +1,95 @@
+"""PEN-Net: assembled from models/ with its own settings, and the authors' released generator
+checkpoints load by their own parameter names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from baselines.pennet import build, load_official_generator
+from bench.method import MethodSpec, OptionError
+from bench.methods import create
+from models.discriminators import PatchDiscriminator
+
+PARITY = Path(__file__).resolve().parents[2].parent / "shared" / "parity" / "pennet"
+needs_parity = pytest.mark.skipif(
+    not (PARITY / "generator_io.pt").is_file(),
+    reason=f"PEN-Net parity fixture not found under {PARITY}",
+)
+
+
+def official_like_weights(seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random tensors under the official names and shapes (from the parity list)."""
+    generator = torch.Generator().manual_seed(seed)
+    lines = (PARITY / "generator_params.tsv").read_text().splitlines()[1:]
+    weights = {}
+    for name, shape in (line.split("\t") for line in lines if line):
+        weights[name] = torch.randn(tuple(int(s) for s in shape.split("x")), generator=generator)
+    return weights
+
+
+def test_pennet_is_the_plain_generator_with_the_patch_critic():
+    method = create("pennet", MethodSpec(image_size=64, dataset="celeba-hq"))
+    assert method.parameter_counts() == {"generator": 10_231_538, "discriminator": 4_318_401}
+    assert not method.residual_blocks and isinstance(method.discriminator, PatchDiscriminator)
+    assert method.gan_type == "hinge"
+    assert build(MethodSpec(image_size=64, dataset="dtd")).gan_type == "nsgan"
+    assert type(method) is type(create("srpnet", MethodSpec(image_size=64)))
+
+
+def test_pennet_accepts_only_its_options():
+    with pytest.raises(OptionError, match="residual_blocks"):
+        build(MethodSpec(image_size=64, options={"residual_blocks": True}))
+    with pytest.raises(OptionError, match="nowhere.pth"):
+        build(MethodSpec(image_size=64, options={"official_generator": "/nowhere.pth"}))
+
+
+@needs_parity
+@pytest.mark.parametrize("form", ["wrapped", "bare", "data_parallel"])
+def test_official_checkpoint_forms_load(tmp_path, form):
+    weights = official_like_weights()
+    saved = {
+        "wrapped": {"netG": weights},
+        "bare": weights,
+        "data_parallel": {"netG": {f"module.{k}": v for k, v in weights.items()}},
+    }[form]
+    path = tmp_path / "gen_00030.pth"
+    torch.save(saved, path)
+    method = build(MethodSpec(image_size=64, options={"official_generator": str(path)}))
+    loaded = method.generator.state_dict()
+    assert all(torch.equal(loaded[name], tensor) for name, tensor in weights.items())
+
+
+@needs_parity
+def test_a_wrong_checkpoint_is_refused(tmp_path):
+    weights = official_like_weights()
+    weights.pop("decoder.2.bias")
+    path = tmp_path / "partial.pth"
+    torch.save({"netG": weights}, path)
+    with pytest.raises(RuntimeError, match="decoder.2.bias"):
+        load_official_generator(build(MethodSpec(image_size=64)).generator, path)
+    torch.save({"netG": [1, 2]}, path)
+    with pytest.raises(ValueError, match="partial.pth"):
+        load_official_generator(build(MethodSpec(image_size=64)).generator, path)
+
+
+@needs_parity
+def test_inpaint_of_a_loaded_official_generator_is_the_official_output(tmp_path):
+    """The fixture's weights, saved as the official trainer saves them, loaded through the
+    registry, reproduce the official forward (the fixture's holes are black, not white: it
+    recorded G on image·(1−mask), so the generator is called directly here)."""
+    generator = torch.Generator().manual_seed(2020)
+    weights = {}
+    for name, tensor in official_like_weights().items():
+        sample = torch.randn(tensor.shape, generator=generator)
+        fan_in = tensor[0].numel()
+        weights[name] = sample * 0.01 if name.endswith("bias") else sample * (2.0 / fan_in) ** 0.5
+    path = tmp_path / "gen_fixture.pth"
+    torch.save({"netG": weights}, path)
+    method = build(MethodSpec(image_size=256, options={"official_generator": str(path)}))
+    fixture = torch.load(PARITY / "generator_io.pt")
+    with torch.no_grad():
+        _, output = method.generator.eval()(fixture["generator_input"][:1], fixture["mask"][:1])
+    torch.testing.assert_close(output, fixture["output"][:1], rtol=0, atol=1e-4)

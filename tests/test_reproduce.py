@@ -1,0 +1,69 @@
+"""End to end: the smoke profile from the command line to report.html, stage skipping, and
+`inpaint` on one of its checkpoints. This is the path `./reproduce.sh` takes."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bench import runs
+
+
+def _cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    root = tmp_path_factory.mktemp("smoke")
+    result = _cli("reproduce", "smoke", "--runs-root", str(root / "runs"), "--reports-root",
+                  str(root / "reports"), "--no-progress", cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root, result
+
+
+def test_smoke_profile_writes_every_run_tables_and_report(smoke):
+    root, result = smoke
+    run_dirs = sorted((root / "runs").iterdir())
+    assert [d.name for d in run_dirs] == ["smoke-glcic-sample-64px", "smoke-pennet-sample-64px",
+                                           "smoke-picnet-sample-64px", "smoke-srpnet-sample-64px"]
+    for run_dir in run_dirs:
+        manifest = runs.read_json(run_dir / "manifest.json")
+        assert manifest["status"] == "finished" and manifest["profile"] == "smoke"
+        rows = (run_dir / "eval" / "rows.csv").read_text().splitlines()
+        assert len(rows) == 1 + 2 * 3  # header + 2 images × 3 mask settings
+    report = root / "reports" / "smoke" / "report.html"
+    assert report.is_file() and "not comparable" in report.read_text()
+    assert (root / "reports" / "smoke" / "tables" / "table2.csv").is_file()
+    assert "report:" in result.stdout and "psnr" in result.stdout
+
+
+def test_second_call_skips_finished_stages(smoke):
+    root, _ = smoke
+    result = _cli("reproduce", "smoke", "--runs-root", str(root / "runs"), "--reports-root",
+                  str(root / "reports"), "--only", "train", "--no-progress", cwd=root)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("finished already, skipped") == 4
+
+
+def test_inpaint_one_image_with_a_run_checkpoint(smoke, tmp_path):
+    root, _ = smoke
+    checkpoint = runs.latest_checkpoint(runs.RunFolder(root / "runs" / "smoke-srpnet-sample-64px"))
+    Image.fromarray(np.full((80, 100, 3), 90, np.uint8)).save(tmp_path / "image.png")
+    mask = np.zeros((32, 32), np.uint8)
+    mask[8:24, 8:24] = 200  # another size and not binary: both warned about
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    result = _cli("inpaint", "--method", "srpnet", "--checkpoint", str(checkpoint), "--image",
+                  str(tmp_path / "image.png"), "--mask", str(tmp_path / "mask.png"),
+                  "--out", str(tmp_path / "out.png"), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "resized (nearest)" in result.stderr and "thresholded at 0.5" in result.stderr
+    out = np.asarray(Image.open(tmp_path / "out.png"))
+    assert out.shape == (64, 64, 3)
+    assert np.abs(out[0, 0].astype(int) - 90).max() <= 1  # a known pixel comes from the image itself
+    wrong = _cli("inpaint", "--method", "glcic", "--checkpoint", str(checkpoint), "--image",
+                 str(tmp_path / "image.png"), "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "o.png"),
+                 cwd=tmp_path)
+    assert wrong.returncode == 2 and "holds method 'srpnet'" in wrong.stderr

@@ -1,0 +1,196 @@
+"""bench.train: the seeded data stream, the trainer's run folder, exact resume after SIGKILL,
+non-finite losses, and two gloo processes matching one process."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from bench import config, methods, runs, train
+from bench.data import datasets
+from tests import toy_method
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def toy_registered(monkeypatch):
+    for name, entry in toy_method.ENTRIES.items():
+        monkeypatch.setitem(methods.REGISTRY, name, entry)
+
+
+def subprocess_env():
+    return {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+
+
+def start(args, cwd):
+    return subprocess.Popen([sys.executable, *args], cwd=cwd, env=subprocess_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def finish(process):
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 0, output
+    return output
+
+
+def write_config(path, *overrides):
+    path.write_text(config.dump(toy_method.tiny_config(*overrides)))
+    return path
+
+
+def final_state(run_dir):
+    return runs.load_checkpoint(runs.latest_checkpoint(runs.RunFolder(run_dir)))
+
+
+# --- the data stream ---------------------------------------------------------------------------
+def test_rank_slices_make_up_the_global_batch():
+    single = list(train.StepBatches(3, 6, 8, rank=0, world=1))
+    ranks = [list(train.StepBatches(3, 6, 8, rank=r, world=4)) for r in range(4)]
+    assert single[0] == list(range(24, 32)) and len(single) == 3
+    for step in range(3):
+        assert sum((ranks[r][step] for r in range(4)), []) == single[step]
+
+
+def test_global_batch_must_split_over_processes():
+    cfg = toy_method.tiny_config("train.batch_size=6")
+    assert train.global_batch_size(cfg, 2) == 6
+    with pytest.raises(train.TrainingError, match="batch_size 6 .* over 4 processes"):
+        train.global_batch_size(cfg, 4)
+    per = toy_method.tiny_config("train.batch_size=6", "train.batch_size_scope=per_process")
+    assert train.global_batch_size(per, 4) == 24
+
+
+def test_stream_is_a_pure_function_of_seed_and_sample_number():
+    ds = datasets.open_dataset("sample", "train", size=32)
+    a = train.TrainStream(ds, seed=1, mask_kind="mixed")
+    b = train.TrainStream(ds, seed=1, mask_kind="mixed")
+    for g in (30, 5, 30):  # any order, any instance
+        assert all(torch.equal(x, y) for x, y in zip(a[g][:2], b[g][:2]))
+    c = train.TrainStream(ds, seed=2, mask_kind="mixed")
+    assert not torch.equal(a[5][1], c[5][1]) or not torch.equal(a[5][0], c[5][0])
+    epoch = sorted(int(np.random.default_rng([1, 0, train.PERMUTATION_TAG]).permutation(12)[p])
+                   for p in range(12))
+    assert epoch == list(range(12))  # an epoch visits every image once
+
+
+# --- the trainer in-process --------------------------------------------------------------------
+def test_training_fills_the_run_folder(tmp_path, capsys):
+    cfg = toy_method.tiny_config("train.bf16=true")
+    out = train.train(cfg, run_dir=tmp_path / "run", progress=False)
+    run = runs.RunFolder(out)
+    assert "train.bf16 applies on GPU only; ignored on cpu" in capsys.readouterr().err
+    manifest = run.read_manifest()
+    assert manifest["status"] == "finished" and manifest["finished"] and manifest["world_size"] == 1
+    card = json.loads(run.method_file.read_text())
+    assert card["parameter_counts"] == {"g": 8 * 4 * 9 + 8 + 3 * 8 * 9 + 3}
+    assert card["departures"] == ["a test double, not a model"]
+    assert [p.name for p in runs.list_checkpoints(run)] == ["step_0000004.pt", "step_0000006.pt"]
+    state = final_state(out)
+    assert state["step"] == 6 and state["data_position"] == 24 and state["method"]["extra"] == {"calls": 6}
+    lines = run.losses_file.read_text().splitlines()
+    assert lines[0] == "step,name,value" and [l.split(",")[0] for l in lines[1:]] == [
+        "2", "2", "4", "4", "6", "6"]
+    events = EventAccumulator(str(run.tb))
+    events.Reload()
+    assert events.Tags()["images"] == ["samples"]  # the preview grid, at step 3 and 6
+    assert {"loss/l1", "loss/hole_l1", "speed/images_per_s"} <= set(events.Tags()["scalars"])
+    assert yaml.safe_load(run.config_file.read_text())["train"]["bf16"] is True
+    with pytest.raises(runs.RunError, match="is finished"):
+        train.train(cfg, run_dir=out, progress=False)
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    cfg = toy_method.tiny_config("method.options.nan_at_step=4", "train.iterations=8")
+    with pytest.raises(train.TrainingError) as caught:
+        train.train(cfg, run_dir=tmp_path / "run", progress=False)
+    message = str(caught.value)
+    assert message.startswith("step 4: non-finite loss (l1=nan")
+    assert "Last good checkpoint:" in message and "step_0000004.pt" in message
+    run = runs.RunFolder(tmp_path / "run")
+    assert [p.name for p in runs.list_checkpoints(run)] == ["step_0000002.pt", "step_0000004.pt"]
+    weights = runs.load_checkpoint(runs.latest_checkpoint(run))["method"]["networks"]["g"]
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    manifest = run.read_manifest()
+    assert manifest["status"] == "failed" and manifest["error"] == message
+
+
+def test_resume_after_a_different_config_is_refused(tmp_path):
+    cfg = toy_method.tiny_config("method.options.nan_at_step=3")
+    with pytest.raises(train.TrainingError):
+        train.train(cfg, run_dir=tmp_path / "run", progress=False)
+    with pytest.raises(runs.RunError, match=r"different config \(method.options.nan_at_step\)"):
+        train.train(toy_method.tiny_config(), run_dir=tmp_path / "run", progress=False)
+
+
+# --- real processes ----------------------------------------------------------------------------
+def train_in_process(cfg_path, run_dir):
+    """The reference run, in this process with one thread like the subprocesses."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        train.train(config.load(cfg_path), run_dir=run_dir, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_sigkill_and_rerun_gives_bit_identical_weights(tmp_path):
+    cfg = write_config(tmp_path / "run.yaml", "method.options.noise=0.05", "method.options.sleep=0.02",
+                       "train.iterations=24", "train.checkpoint_every=3", "train.log_every=3",
+                       "train.sample_every=4", "train.num_workers=1", "train.seed=3")
+    command = ["-m", "tests.toy_method", "train", str(cfg), "--no-progress", "--run-dir", "killed"]
+    killed = start(command, tmp_path)
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    deadline = time.monotonic() + 60
+    while not list(checkpoints.glob("step_*.pt")):
+        assert killed.poll() is None and time.monotonic() < deadline, killed.stdout.read()
+        time.sleep(0.01)
+    delay = random.uniform(0.0, 0.3)
+    time.sleep(delay)
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    run = runs.RunFolder(tmp_path / "killed")
+    assert run.read_manifest()["status"] == "running", f"finished before the kill ({delay:.2f}s)"
+    killed_at = runs.latest_checkpoint(run).name
+    rerun = start(command, tmp_path)
+    train_in_process(cfg, tmp_path / "whole")
+    finish(rerun)
+
+    a, b = final_state(tmp_path / "whole"), final_state(tmp_path / "killed")
+    assert a["step"] == b["step"] == 24
+    for name, tensor in a["method"]["networks"]["g"].items():
+        assert torch.equal(tensor, b["method"]["networks"]["g"][name]), (name, killed_at, delay)
+    assert torch.equal(a["method"]["optimizers"]["g"]["state"][0]["exp_avg"],
+                       b["method"]["optimizers"]["g"]["state"][0]["exp_avg"])
+    assert a["method"]["extra"] == b["method"]["extra"] == {"calls": 24}
+    losses = [(tmp_path / r / "losses.csv").read_text() for r in ("whole", "killed")]
+    assert losses[0] == losses[1]
+    assert len(run.read_manifest()["resumed"]) == 1
+
+
+def test_two_gloo_processes_match_one_process(tmp_path):
+    cfg = write_config(tmp_path / "run.yaml", "train.iterations=5", "train.checkpoint_every=5",
+                       "train.batch_size=4")
+    args = ["tests.toy_method", "train", str(cfg), "--no-progress", "--run-dir", "two"]
+    pair = start(["-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                  "-m", *args], tmp_path)
+    train_in_process(cfg, tmp_path / "one")
+    finish(pair)
+    a, b = final_state(tmp_path / "one"), final_state(tmp_path / "two")
+    assert len(a["rng"]) == 1 and len(b["rng"]) == 2
+    assert runs.RunFolder(tmp_path / "two").read_manifest()["world_size"] == 2
+    for name, tensor in a["method"]["networks"]["g"].items():
+        torch.testing.assert_close(b["method"]["networks"]["g"][name], tensor, rtol=0, atol=1e-5)
+    cfg = toy_method.tiny_config()
+    initial = train.build_method(cfg, train.method_spec(cfg, (0.0, 0.0, 0.0)), torch.device("cpu"))
+    assert not torch.equal(initial.networks["g"][0].weight, a["method"]["networks"]["g"]["0.weight"])
