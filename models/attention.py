@@ -149,7 +149,9 @@ class AttentionTransfer(nn.Module):
             conv = nn.Conv2d(channels, channels // len(rates), 3, padding=rate, dilation=rate)
             self.add_module(f"conv{index:02d}", nn.Sequential(conv, nn.ReLU(inplace=True)))
 
-    def forward(self, shallow: torch.Tensor, deep: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, shallow: torch.Tensor, deep: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
         filled = attention_transfer(shallow, deep, mask, self.ksize)
         if not self.branches:
             return filled

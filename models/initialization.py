@@ -1,4 +1,5 @@
-"""PEN-Net's weight initialisation (`BaseNetwork.init_weights`): conv weights N(0, 0.02), biases 0."""
+"""PEN-Net's weight initialisation (`BaseNetwork.init_weights`): conv weights N(0, 0.02),
+biases 0."""
 
 from __future__ import annotations
 

@@ -130,27 +130,26 @@ class SRPNetMethod(Method):
 
 
 def _validate(options: dict[str, Any], dataset: str) -> dict[str, Any]:
+    def fail(key: str, wanted: str) -> OptionError:
+        return OptionError(f"srpnet option {key} must be {wanted}, got {options[key]!r}")
+
     if not isinstance(options["residual_blocks"], bool):
-        raise OptionError(f"residual_blocks must be true or false, got {options['residual_blocks']!r}")
+        raise fail("residual_blocks", "true or false")
     if options["discriminator"] not in DISCRIMINATORS:
-        raise OptionError(
-            f"discriminator must be one of {', '.join(DISCRIMINATORS)}, "
-            f"got {options['discriminator']!r}"
-        )
+        raise fail("discriminator", f"one of {', '.join(DISCRIMINATORS)}")
     if options["gan_type"] is None:
         options["gan_type"] = settings_for(dataset).gan_type
     if options["gan_type"] not in GAN_TYPES:
-        raise OptionError(f"gan_type must be one of {', '.join(GAN_TYPES)}, got {options['gan_type']!r}")
-    if isinstance(options["lr"], bool) or not isinstance(options["lr"], (int, float)) or options["lr"] <= 0:
-        raise OptionError(f"lr must be a positive number, got {options['lr']!r}")
+        raise fail("gan_type", f"one of {', '.join(GAN_TYPES)}")
+    lr = options["lr"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
+        raise fail("lr", "a positive number")
     betas = options["betas"]
     if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(
-        isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas
+        isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in betas
     ):
-        raise OptionError(f"betas must be two numbers in [0, 1), got {betas!r}")
-    options["betas"] = (float(betas[0]), float(betas[1]))
-    options["lr"] = float(options["lr"])
-    return options
+        raise fail("betas", "two numbers in [0, 1)")
+    return {**options, "lr": float(lr), "betas": (float(betas[0]), float(betas[1]))}
 
 
 def build(spec: MethodSpec) -> Method:
