@@ -168,7 +168,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 # --- inpaint one image ----------------------------------------------------------------------
 def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--method", required=True, help="registry name, e.g. srpnet")
+    parser.add_argument("--method", required=True, help="a registry name (bench/methods.py)")
     parser.add_argument("--checkpoint", type=Path, required=True, help="a run checkpoint or an official file")
     parser.add_argument("--image", type=Path, required=True, help="the image to inpaint")
     parser.add_argument("--mask", type=Path, required=True, help="mask image, white = hole")

@@ -22,6 +22,8 @@ from typing import Any, Literal
 
 import yaml
 
+from bench import methods
+
 EVAL_MASK_SETTINGS = ("center",) + tuple(f"irregular_{k}" for k in range(6))
 """Evaluation settings: the centre square, and irregular masks of hole-ratio bucket k (0..5,
 in the order of bench.data.masks.BUCKETS)."""
@@ -39,7 +41,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class MethodConfig:
-    name: str = "srpnet"
+    name: str = methods.REFERENCE  # the paper's own method
     options: dict[str, Any] = field(default_factory=dict)  # passed to MethodSpec.options
 
 

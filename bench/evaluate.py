@@ -41,7 +41,7 @@ from bench.train import describe_device, method_spec, open_data, resolve_device
 
 ROW_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
                "mask_setting", "bucket", "hole_ratio", *metrics.METRICS, "protocol")
-"""`protocol` records the method's evaluation choices (e.g. picnet_selection=first)."""
+"""`protocol` records the method's evaluation choices (Method.protocol(), e.g. a sample-selection rule)."""
 RUN_FOLDER_OVERRIDES = ("eval.", "train.device")
 
 

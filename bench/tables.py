@@ -21,7 +21,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from bench import audit
+from bench import audit, methods
 from bench.data.masks import BUCKET_LABELS
 from bench.data.sample import DOMAINS
 from bench.metrics import DEFAULT_L1
@@ -42,16 +42,11 @@ METRICS = {
     "msssim": ("msssim_pct", True, "MS-SSIM (%)"),
 }
 
-COMPARISON_METHODS = ("picnet", "glcic", "pennet", "srpnet")
-ABLATION_METHODS = ("srpnet-baseline", "srpnet+discriminator", "srpnet")
-METHOD_ORDER = ("picnet", "glcic", "pennet", "srpnet-baseline", "srpnet+discriminator", "srpnet")
-REFERENCE_METHOD = "srpnet"
-# Table 5 names in the paper CSV → our registry names.
-PAPER_METHOD_NAMES = {
-    "baseline": "srpnet-baseline",
-    "+discriminator": "srpnet+discriminator",
-    "+residual_blocks": "srpnet",
-}
+COMPARISON_METHODS = methods.IN_PAPER_TABLES
+ABLATION_METHODS = tuple(methods.ABLATION.values())
+METHOD_ORDER = tuple(methods.REGISTRY)
+REFERENCE_METHOD = methods.REFERENCE
+PAPER_METHOD_NAMES = methods.ABLATION  # Table 5 names in the paper CSV → our registry names
 DATASET_ORDER = ("dtd", "facade", "celeba-hq", "places2")
 SAMPLE_DATASET = "sample"
 DOMAIN_TO_DATASET = {domain: paper_dataset for domain, (paper_dataset, _) in DOMAINS.items()}
@@ -114,7 +109,7 @@ TABLE_SPECS = (
     TableSpec("tableA5", "Table A5: irregular masks per bucket, Places2", "irregular", True,
               COMPARISON_METHODS, True, False),
     TableSpec("table5", "Table 5: ablation, centre square mask", "center", False, ABLATION_METHODS,
-              False, True, ("srpnet-baseline", "srpnet+discriminator"), ablation_names=True),
+              False, True, tuple(m for m in ABLATION_METHODS if m != REFERENCE_METHOD), ablation_names=True),
 )
 TABLE_TITLES = {
     "table1": "Table 1: images per dataset and split",

@@ -217,7 +217,7 @@ def test_audit_finds_the_papers_inconsistencies(paper):
     repeated = found[found["check"] == "repeated_bucket_values"]
     assert set(zip(repeated["table_a"], repeated["method"], repeated["metric"])) == {
         ("A4", "glcic", "psnr"), ("A4", "glcic", "msssim_pct")}
-    best = one(found, check="claim_srpnet_best", table_a="3", dataset="dtd", metric="l1_pct")
+    best = one(found, check="claim_paper_method_best", table_a="3", dataset="dtd", metric="l1_pct")
     assert best["flagged"] and best["note"].endswith("pennet")
 
 

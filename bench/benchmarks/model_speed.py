@@ -1,6 +1,6 @@
 """Speed and memory of one registry method: training step, inference, peak memory and FLOPs.
 
-    python -m bench.benchmarks.model_speed --method srpnet --size 256 --batch 4
+    python -m bench.benchmarks.model_speed --method NAME --size 256 --batch 4
 
 Prints train-step images/s (one full `train_step`: every D and G update), inference images/s,
 the peak memory each phase adds above where it starts (see PeakMemory), the train step's FLOPs
@@ -24,14 +24,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from bench.method import Method, MethodSpec
-from bench.methods import create, names
+from bench.methods import REFERENCE, create, names
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.benchmarks.model_speed", description=__doc__.splitlines()[0]
     )
-    parser.add_argument("--method", default="srpnet", choices=names())
+    parser.add_argument("--method", default=REFERENCE, choices=names())
     parser.add_argument("--size", type=int, default=256, help="image side (default 256)")
     parser.add_argument("--batch", type=int, default=4, help="images per step (default 4)")
     parser.add_argument("--steps", type=int, default=3, help="timed repetitions (default 3)")

@@ -70,7 +70,7 @@ def random_square_mask(size: int, rng: np.random.Generator) -> np.ndarray:
     return mask
 
 
-def pennet_augment(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def rotate_dilate_augment(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """PEN-Net's train-time mask augmentation: flip, rotate 0–45° (canvas expands), dilate 1 px."""
     size = mask.shape[0]
     image = Image.fromarray((mask * 255).astype(np.uint8))
@@ -139,7 +139,7 @@ def training_mask(kind: str, size: int, rng: np.random.Generator, augment: bool 
         mask = irregular_mask(size, rng)
     else:
         raise MaskError(f"training mask kind {kind!r} is unknown; use one of {', '.join(TRAINING_KINDS)}")
-    return pennet_augment(mask, rng) if augment else mask
+    return rotate_dilate_augment(mask, rng) if augment else mask
 
 
 @dataclass

@@ -34,7 +34,7 @@ SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
 STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
                   tables.STATUS_PROXY: "proxy", tables.STATUS_NOT_IN_PAPER: "notinpaper",
                   "differs": "differs"}
-SRPNET_FAMILY = ("srpnet", "srpnet-baseline", "srpnet+discriminator")
+SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
 
 
 # --- run folders -------------------------------------------------------------------------------
@@ -328,10 +328,10 @@ def _mask_source(run: RunInfo) -> str:
             f"settings {', '.join(lookup(run.config, 'eval.masks', []) or ['?'])}")
 
 
-def _entries(runs: list[RunInfo], method: str) -> str:
-    found = [f"{run.run_id}: " + "; ".join(f"{k} = {v}" for k, v in run.card.get("protocol", {}).items())
-             for run in runs if run.method == method]
-    return " | ".join(found) if found else f"no {method} run in this report"
+def _protocol_entries(runs: list[RunInfo]) -> list[tuple[str, str]]:
+    """Each run's own evaluation choices (PIC-Net's sample selection, GLCIC's post-processing…)."""
+    return [(f"{run.method} evaluation choices", f"{run.run_id}: " + "; ".join(
+        f"{k} = {v}" for k, v in run.card["protocol"].items())) for run in runs if run.card.get("protocol")]
 
 
 def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
@@ -347,8 +347,7 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
         ("Composite scored", inspect.getdoc(metrics.composite) or ""),
         ("Averaging", "every metric per image, then the mean over images; the interval is a "
                       "percentile bootstrap over images (bench.tables.bootstrap_ci)"),
-        ("PIC-Net sample selection", _entries(runs, "picnet")),
-        ("GLCIC post-processing", _entries(runs, "glcic")),
+        *_protocol_entries(runs),
     ]
     for run in runs:
         glance.append((f"Run {run.run_id}", (

@@ -24,10 +24,8 @@ from PIL import Image  # noqa: E402
 from bench.data.masks import BUCKET_LABELS  # noqa: E402
 from bench.tables import METHOD_ORDER, METRICS, SOURCE_SAMPLE  # noqa: E402
 
-METHOD_COLOURS = {
-    "picnet": "#7b4fa6", "glcic": "#e07b00", "pennet": "#1f6fb4",
-    "srpnet-baseline": "#8c564b", "srpnet+discriminator": "#c2448f", "srpnet": "#c62828",
-}
+PALETTE = ("#7b4fa6", "#e07b00", "#1f6fb4", "#8c564b", "#c2448f", "#c62828")
+METHOD_COLOURS = dict(zip(METHOD_ORDER, PALETTE))  # the paper's own method is the last, red
 OTHER_COLOUR = "#555555"
 SAMPLE_FOLDERS = ["center_all", *(f"irregular_{k}" for k in range(len(BUCKET_LABELS)))]
 LOSS_PANELS_MAX = 12

@@ -10,16 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from baselines import glcic, glcic_networks
-from baselines.glcic import (
-    build,
-    frozen,
-    hole_corners,
-    phase_boundaries,
-    poisson_clone,
-    solve_dirichlet,
-    telea_fill,
-)
+from baselines import glcic, glcic_networks, glcic_postprocess
+from baselines.glcic import build, frozen, hole_corners, phase_boundaries
+from baselines.glcic_postprocess import poisson_clone, solve_dirichlet, telea_fill
 from bench import methods
 from bench.method import MethodSpec, OptionError
 
@@ -257,7 +250,7 @@ def test_registry_builds_it_with_adadelta_and_protocol():
 
 
 def test_every_departure_is_commented_where_it_happens():
-    source = "".join(Path(module.__file__).read_text() for module in (glcic, glcic_networks))
+    source = "".join(Path(module.__file__).read_text() for module in (glcic, glcic_networks, glcic_postprocess))
     commented = re.findall(r"# departure: (.+)", source)
     assert sorted(commented) == sorted(make(64).departures())
 
