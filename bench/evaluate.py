@@ -192,6 +192,13 @@ def scored_images(eval_dir: Path, checkpoint: str) -> dict[tuple[str, str], set[
     return found
 
 
+def row_constants(config: Config, method: Method, checkpoint: str) -> dict[str, str]:
+    """The columns every row of one evaluation shares."""
+    return {"run_id": config.run_id, "method": config.method.name, "checkpoint": checkpoint,
+            "dataset": config.data.dataset,
+            "protocol": ";".join(f"{k}={v}" for k, v in sorted(method.protocol().items()))}
+
+
 class RowWriter:
     """Appends rows to this process's rows file, one fsync per batch."""
 
@@ -312,10 +319,7 @@ class Evaluator:
         done = scored_images(self.eval_dir, self.checkpoint)
         rows_file = (self.eval_dir / "rows.csv" if self.world == 1
                      else self.eval_dir / f"rows.part{self.rank:03d}.csv")
-        protocol = ";".join(f"{k}={v}" for k, v in sorted(self.method.protocol().items()))
-        writer = RowWriter(rows_file, {"run_id": self.config.run_id, "method": self.config.method.name,
-                                       "checkpoint": self.checkpoint, "dataset": self.config.data.dataset,
-                                       "protocol": protocol})
+        writer = RowWriter(rows_file, row_constants(self.config, self.method, self.checkpoint))
         count = min(self.config.eval.count or len(self.dataset), len(self.dataset))
         for name in self.config.eval.masks:
             self.evaluate_setting(Setting(name), count, done, writer)

@@ -52,8 +52,9 @@ class TrainingError(RuntimeError):
 class TrainStream(Dataset):
     """Global sample number g → (image 3HW, mask 1HW, g), a pure function of (seed, g)."""
 
-    def __init__(self, dataset: datasets.ImageDataset, *, seed: int, mask_kind: str) -> None:
-        self.dataset, self.seed, self.mask_kind = dataset, seed, mask_kind
+    def __init__(self, dataset: datasets.ImageDataset, *, seed: int, mask_kind: str,
+                 mask_augment: bool = False) -> None:
+        self.dataset, self.seed, self.mask_kind, self.mask_augment = dataset, seed, mask_kind, mask_augment
         self._epoch, self._order = -1, np.empty(0, dtype=np.int64)
 
     def order(self, epoch: int) -> np.ndarray:
@@ -66,7 +67,7 @@ class TrainStream(Dataset):
         epoch, position = divmod(g, len(self.dataset))
         rng = np.random.default_rng([self.seed, g])
         item = self.dataset.augmented(int(self.order(epoch)[position]), rng)
-        mask = masks.training_mask(self.mask_kind, self.dataset.size, rng)
+        mask = masks.training_mask(self.mask_kind, self.dataset.size, rng, augment=self.mask_augment)
         return item["image"], torch.from_numpy(mask)[None], g
 
 
@@ -251,7 +252,8 @@ class Trainer:
 
     def _loader(self, start: int) -> DataLoader:
         stream = TrainStream(self.dataset, seed=self.config.train.seed,
-                             mask_kind=self.config.data.train_masks)
+                             mask_kind=self.config.data.train_masks,
+                             mask_augment=self.config.data.mask_augment)
         sampler = StepBatches(start, self.config.train.iterations, self.global_batch,
                               self.rank, self.world)
         # Its own generator: a loader draws a seed for its workers when iterated, which would

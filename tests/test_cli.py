@@ -20,14 +20,15 @@ def test_every_command_has_help():
 
 
 def test_error_is_one_line_without_traceback(tmp_path):
-    result = _run("data", "check", "dtd", "--data-root", str(tmp_path / "missing"))
+    result = _run("data", "check", "dtd", "--data-root", str(tmp_path / "missing"), "--cache-dir", str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert "missing" in result.stderr and "dtd/images" in result.stderr
 
 
 def test_debug_shows_the_traceback(tmp_path):
-    result = _run("--debug", "data", "check", "dtd", "--data-root", str(tmp_path / "missing"))
+    result = _run("--debug", "data", "check", "dtd", "--data-root", str(tmp_path / "missing"),
+                  "--cache-dir", str(tmp_path))
     assert result.returncode != 0 and "Traceback" in result.stderr
 
 

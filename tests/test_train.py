@@ -78,6 +78,10 @@ def test_stream_is_a_pure_function_of_seed_and_sample_number():
     for g in (30, 5, 30):  # any order, any instance
         assert all(torch.equal(x, y) for x, y in zip(a[g][:2], b[g][:2]))
     c = train.TrainStream(ds, seed=2, mask_kind="mixed")
+    augmented = train.TrainStream(ds, seed=1, mask_kind="square", mask_augment=True)
+    plain = train.TrainStream(ds, seed=1, mask_kind="square")
+    assert not torch.equal(augmented[0][1], plain[0][1])  # rotated and dilated
+    assert plain[0][1].sum() == (ds.size // 2) ** 2
     assert not torch.equal(a[5][1], c[5][1]) or not torch.equal(a[5][0], c[5][0])
     epoch = sorted(int(np.random.default_rng([1, 0, train.PERMUTATION_TAG]).permutation(12)[p])
                    for p in range(12))

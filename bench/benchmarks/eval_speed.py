@@ -21,7 +21,8 @@ from torch.utils.data import DataLoader
 
 from bench import config as config_module
 from bench import methods
-from bench.evaluate import MaskedImages, RowWriter, Setting, Timings, save_samples, scored_batches, test_mask_set
+from bench.evaluate import (MaskedImages, RowWriter, Setting, Timings, row_constants, save_samples,
+                            scored_batches, test_mask_set)
 from bench.train import build_method, method_spec, open_data, resolve_device
 
 
@@ -74,8 +75,7 @@ def main() -> None:
     timings, writing = Timings(), 0.0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        writer = RowWriter(Path(folder) / "rows.csv", {"run_id": "bench", "method": args.method,
-                                                       "checkpoint": "none", "dataset": args.dataset})
+        writer = RowWriter(Path(folder) / "rows.csv", row_constants(config, method, "none"))
         for batch, composite, scores in scored_batches(method, loader, device, seed=0, timings=timings):
             clock = time.perf_counter()
             save_samples(Path(folder) / "samples", batch, composite, args.samples)

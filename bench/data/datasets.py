@@ -164,6 +164,8 @@ def split_counts(spec: RealDataset, found: int) -> int:
 def split_files(name: str, split: str, root: Path, cache_dir: Path) -> list[str]:
     """The files of one split, from the saved lists; the split is made the first time."""
     spec = REAL_DATASETS[name]
+    if not Path(root).is_dir():
+        raise DatasetError(f"{root}: dataset folder for {name!r} does not exist; expected {spec.layout}")
     folder = splits.split_dir(cache_dir, name)
     files = splits.load_split(folder, split)
     if files is None:

@@ -124,6 +124,12 @@ def test_places2_pools_train_and_val(tmp_path):
     assert len(train) + len(test) == 10 and len(test) == 1  # 10,000 of 1,839,960, at least one
 
 
+def test_a_saved_split_never_hides_a_missing_root(dtd_root, tmp_path):
+    D.open_dataset("dtd", "test", size=8, root=dtd_root, cache_dir=tmp_path / "cache")
+    with pytest.raises(D.DatasetError, match="does not exist"):
+        D.check_dataset("dtd", tmp_path / "moved", tmp_path / "cache")
+
+
 def test_check_dataset_reports_counts_and_missing(dtd_root, tmp_path):
     cache = tmp_path / "cache"
     report = D.check_dataset("dtd", dtd_root, cache)
