@@ -100,6 +100,7 @@ def train_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress:
         runs.write_text(plan_file, config_module.dump(run.config))
         command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
                    "-m", "bench.train", str(plan_file), "--run-dir", str(run_dir)]
+        command += [] if progress else ["--no-progress"]
         if subprocess.run(command).returncode != 0:
             raise ReproduceError(f"training {run.run_id} under torchrun failed; rerun to resume")
         return

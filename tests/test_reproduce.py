@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import runs
+from bench import profiles, reproduce, runs
 
 
 def _cli(*args, cwd):
@@ -67,3 +67,18 @@ def test_inpaint_one_image_with_a_run_checkpoint(smoke, tmp_path):
                  str(tmp_path / "image.png"), "--mask", str(tmp_path / "mask.png"), "--out", str(tmp_path / "o.png"),
                  cwd=tmp_path)
     assert wrong.returncode == 2 and "holds method 'srpnet'" in wrong.stderr
+
+
+def test_nproc_trains_under_torchrun_with_the_same_global_batch(tmp_path):
+    result = _cli("reproduce", "smoke", "--methods", "pennet", "--nproc", "2", "--only", "train",
+                  "--runs-root", str(tmp_path / "runs"), "--no-progress", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    manifest = runs.read_json(tmp_path / "runs" / "smoke-pennet-sample-64px" / "manifest.json")
+    assert manifest["status"] == "finished" and manifest["world_size"] == 2
+
+
+def test_warm_up_estimate_is_measured_for_every_run(capsys):
+    plan = profiles.plan("smoke", methods=["pennet", "glcic"])
+    seconds = reproduce.estimate(plan, steps=1)
+    out = capsys.readouterr().out
+    assert seconds > 0 and out.count("s/step") == 2 and "estimate for all training" in out
