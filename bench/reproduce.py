@@ -3,8 +3,8 @@
 Stages run in order and each is idempotent: a finished training is skipped, an interrupted one
 resumes from its last checkpoint, evaluation skips the rows it already wrote, and the tables and
 report are rebuilt from the rows. `--only train|eval|report` runs one stage; `--datasets` and
-`--methods` narrow the plan. With more than one GPU visible (or `--nproc N`) each training runs
-under torchrun. Before training, the paper profiles check the data against Table 1 and print an
+`--methods` narrow the plan. With more than one GPU visible (or `--nproc N`) each training and
+each evaluation runs under torchrun. Before training, the paper profiles check the data against Table 1 and print an
 estimate of the training time from a short measured warm-up.
 """
 
@@ -98,24 +98,31 @@ def train_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress:
     if nproc > 1:
         plan_file = runs_root.parent / "cache" / "plans" / f"{run.run_id}.yaml"
         runs.write_text(plan_file, config_module.dump(run.config))
-        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-                   "-m", "bench.train", str(plan_file), "--run-dir", str(run_dir)]
-        command += [] if progress else ["--no-progress"]
-        if subprocess.run(command).returncode != 0:
-            raise ReproduceError(f"training {run.run_id} under torchrun failed; rerun to resume")
+        torchrun("bench.train", [str(plan_file), "--run-dir", str(run_dir)], nproc, progress, f"training {run.run_id}")
         return
     from bench.train import train
 
     train(run.config, run_dir=run_dir, progress=progress)
 
 
-def eval_stage(run: profiles.PlannedRun, runs_root: Path, progress: bool) -> None:
+def torchrun(module: str, arguments: list[str], nproc: int, progress: bool, what: str) -> None:
+    """Run `python -m module arguments` under torchrun with `nproc` processes on this node."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+               "-m", module, *arguments, *([] if progress else ["--no-progress"])]
+    if subprocess.run(command).returncode != 0:
+        raise ReproduceError(f"{what} under torchrun failed; rerun to resume")
+
+
+def eval_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: bool) -> None:
     from bench.evaluate import evaluate
 
     run_dir = runs_root / run.run_id
     if not (run_dir / "config.yaml").is_file():
         raise ReproduceError(f"evaluate {run.run_id}: not trained yet ({run_dir} missing); run the train stage")
     say(f"evaluate {run.run_id}")
+    if nproc > 1:
+        torchrun("bench.evaluate", [str(run_dir)], nproc, progress, f"evaluating {run.run_id}")
+        return
     evaluate(run_dir, progress=progress)
 
 
@@ -168,7 +175,7 @@ def reproduce(profile_name: str, *, data_root: Path | None = None, datasets_filt
             train_stage(run, runs_root, nproc, progress)
     if only in (None, "eval"):
         for run in profile.runs:
-            eval_stage(run, runs_root, progress)
+            eval_stage(run, runs_root, nproc, progress)
     if only in (None, "report"):
         report = report_stage(profile, runs_root, reports_root / profile.name, l1, data_counts)
         if not profile.comparable:

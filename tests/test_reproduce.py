@@ -69,12 +69,15 @@ def test_inpaint_one_image_with_a_run_checkpoint(smoke, tmp_path):
     assert wrong.returncode == 2 and "holds method 'srpnet'" in wrong.stderr
 
 
-def test_nproc_trains_under_torchrun_with_the_same_global_batch(tmp_path):
-    result = _cli("reproduce", "smoke", "--methods", "pennet", "--nproc", "2", "--only", "train",
-                  "--runs-root", str(tmp_path / "runs"), "--no-progress", cwd=tmp_path)
+def test_nproc_trains_and_evaluates_under_torchrun(tmp_path):
+    result = _cli("reproduce", "smoke", "--methods", "pennet", "--nproc", "2", "--runs-root",
+                  str(tmp_path / "runs"), "--reports-root", str(tmp_path / "reports"), "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    manifest = runs.read_json(tmp_path / "runs" / "smoke-pennet-sample-64px" / "manifest.json")
+    run_dir = tmp_path / "runs" / "smoke-pennet-sample-64px"
+    manifest = runs.read_json(run_dir / "manifest.json")
     assert manifest["status"] == "finished" and manifest["world_size"] == 2
+    rows = (run_dir / "eval" / "rows.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 3 and not list((run_dir / "eval").glob("rows.part*"))
 
 
 def test_warm_up_estimate_is_measured_for_every_run(capsys):
