@@ -250,6 +250,9 @@ class GLCIC(Method):
             mse = self.reconstruction(self.complete(target, masks), target, masks)
             self.optimize(COMPLETION, mse)
             return {"mse": mse.item()}
+        if len(images) == 1 and self.spec.image_size < 128:
+            raise ValueError(f"glcic: the critic's batch norm sees a 1×1 map at {self.spec.image_size}² "
+                             "and needs at least 2 images per process; raise train.batch_size")
         corners = hole_corners(masks, self.local_side)
         if phase == DISCRIMINATOR:
             with torch.no_grad(), frozen(self.completion):

@@ -25,14 +25,13 @@ from bench import audit, methods
 from bench.data.masks import BUCKET_LABELS
 from bench.data.sample import DOMAINS
 from bench.metrics import DEFAULT_L1
+from bench.metrics import METRICS as METRIC_NAMES
 from bench.runs import write_text
 
-ROW_COLUMNS = (
-    "run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
-    "mask_setting", "bucket", "hole_ratio", "l1_rel_pct", "mae_pct", "psnr", "ssim", "msssim_pct",
-)
 TEXT_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
                 "mask_setting", "bucket")
+# The columns of the evaluator's rows (bench/evaluate.py ROW_COLUMNS) that the tables read.
+ROW_COLUMNS = (*TEXT_COLUMNS, "hole_ratio", *METRIC_NAMES)
 L1_VARIANTS = ("l1_rel_pct", "mae_pct")  # the two "L1 (%)" definitions bench.metrics computes
 
 # Our metric key → (paper column, higher is better, label).

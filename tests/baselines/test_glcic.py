@@ -263,3 +263,12 @@ def test_state_dict_round_trip():
     clone = make(TRAIN_SIZE, iterations=3, seed=9)
     clone.load_state_dict(copy.deepcopy(method.state_dict()))
     assert torch.equal(method.eval().inpaint(images, masks), clone.eval().inpaint(images, masks))
+
+
+def test_a_single_image_batch_at_small_size_is_a_clear_error():
+    method = make(64, phase_proportions=(0, 1, 1))
+    images = torch.rand(1, 3, 64, 64) * 2 - 1
+    masks = torch.zeros(1, 1, 64, 64)
+    masks[..., 16:48, 16:48] = 1
+    with pytest.raises(ValueError, match="at least 2 images per process"):
+        method.train_step(images, masks, 0)
