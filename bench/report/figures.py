@@ -182,7 +182,6 @@ def sample_grids(sources: list[SampleSource], title: str, *, centre_images: int 
                 found |= set(_image_ids(source.samples_dir / folder))
         return sorted(found if only is None else found & only)
 
-    grids = []
     centre = SampleGrid(f"{title}: centre square mask", headers)
     for image_id in ids("center_all")[:centre_images]:
         row = _grid_row(image_id, "center_all", image_id, sources)

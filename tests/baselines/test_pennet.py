@@ -3,7 +3,6 @@ checkpoints load by their own parameter names."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,22 +11,16 @@ from baselines.pennet import build, load_official_generator
 from bench.method import MethodSpec, OptionError
 from bench.methods import create
 from models.discriminators import PatchDiscriminator
+from tests.parity import PARITY, needs, official_rows
 
-PARITY = Path(__file__).resolve().parents[2].parent / "shared" / "parity" / "pennet"
-needs_parity = pytest.mark.skipif(
-    not (PARITY / "generator_io.pt").is_file(),
-    reason=f"PEN-Net parity fixture not found under {PARITY}",
-)
+needs_parity = needs("pennet/generator_params.tsv", "pennet/generator_io.pt")
 
 
 def official_like_weights(seed: int = 0) -> dict[str, torch.Tensor]:
     """Random tensors under the official names and shapes (from the parity list)."""
     generator = torch.Generator().manual_seed(seed)
-    lines = (PARITY / "generator_params.tsv").read_text().splitlines()[1:]
-    weights = {}
-    for name, shape in (line.split("\t") for line in lines if line):
-        weights[name] = torch.randn(tuple(int(s) for s in shape.split("x")), generator=generator)
-    return weights
+    return {name: torch.randn(shape, generator=generator)
+            for name, shape in official_rows("pennet/generator_params.tsv")}
 
 
 def test_pennet_is_the_plain_generator_with_the_patch_critic():
@@ -89,7 +82,7 @@ def test_inpaint_of_a_loaded_official_generator_is_the_official_output(tmp_path)
     path = tmp_path / "gen_fixture.pth"
     torch.save({"netG": weights}, path)
     method = build(MethodSpec(image_size=256, options={"official_generator": str(path)}))
-    fixture = torch.load(PARITY / "generator_io.pt")
+    fixture = torch.load(PARITY / "pennet" / "generator_io.pt")
     with torch.no_grad():
         _, output = method.generator.eval()(fixture["generator_input"][:1], fixture["mask"][:1])
     torch.testing.assert_close(output, fixture["output"][:1], rtol=0, atol=1e-4)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,8 @@ from baselines import picnet
 from baselines.picnet_networks import Discriminator, Encoder, Generator, from_official_state_dict
 from bench import methods
 from bench.method import MethodSpec, OptionError
+from tests.parity import needs, official_rows
 
-PARITY = Path("/work/shared/parity/picnet")
 # Official counts (print_network: every nn.Parameter, incl. its frozen spectral-norm u, v)
 # and the trainable part of them.
 OFFICIAL_ALL = {"E": 3_635_614, "G": 2_399_558, "D": 1_591_490, "D_rec": 1_591_490}
@@ -54,13 +53,10 @@ def test_parameter_counts_equal_the_official():
         assert method.parameter_counts()[name] + sn_vectors == OFFICIAL_ALL[name]
 
 
+@needs("picnet/E.tsv", "picnet/G.tsv", "picnet/D.tsv")
 @pytest.mark.parametrize("name,net", [("E", Encoder), ("G", Generator), ("D", Discriminator)])
 def test_official_checkpoint_names_load(name, net):
-    table = PARITY / f"{name}.tsv"
-    if not table.exists():
-        pytest.skip(f"{table} not present")
-    rows = [line.split("\t") for line in table.read_text().splitlines()[1:]]
-    official = {key: torch.zeros([int(d) for d in shape.split("x")]) for key, shape in rows}
+    official = {key: torch.zeros(shape) for key, shape in official_rows(f"picnet/{name}.tsv")}
     ours = net()
     ours.load_state_dict(from_official_state_dict(official))  # strict: same names and shapes
     assert all(not p.detach().any() for p in ours.parameters())

@@ -3,7 +3,6 @@ critics and the local critic's crop around the holes."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,8 +14,8 @@ from models.discriminators import (
     local_crop_size,
 )
 from models.local_crop import crop_around_holes, crop_origins
+from tests.parity import needs, official_rows, shapes
 
-PARITY = Path(__file__).resolve().parents[2].parent / "shared" / "parity" / "pennet"
 PENNET_DISCRIMINATOR_PARAMETERS = 4_318_401
 
 
@@ -31,13 +30,9 @@ def test_patch_discriminator_count_and_27x27_map():
     assert logits.shape == (1, 1, 27, 27)
 
 
-@pytest.mark.skipif(not (PARITY / "discriminator_params.tsv").is_file(),
-                    reason=f"PEN-Net parameter list not found under {PARITY}")
+@needs("pennet/discriminator_params.tsv")
 def test_patch_discriminator_names_are_the_official_ones():
-    lines = (PARITY / "discriminator_params.tsv").read_text().splitlines()[1:]
-    official = [tuple(line.split("\t")) for line in lines if line]
-    ours = [(n, "x".join(map(str, t.shape))) for n, t in PatchDiscriminator().state_dict().items()]
-    assert ours == official
+    assert shapes(PatchDiscriminator().state_dict()) == official_rows("pennet/discriminator_params.tsv")
 
 
 def test_table_a2_critic_sizes_and_count():

@@ -3,34 +3,23 @@ fixture, shapes, gradients, determinism and input checks."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 import torch
 
 from models.encoder import ENCODER_CHANNELS
 from models.generator import PyramidContextGenerator, generator_input
+from tests.parity import PARITY, needs, official_rows
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-PARITY = SHARED / "parity" / "pennet"
-needs_parity = pytest.mark.skipif(
-    not (PARITY / "generator_io.pt").is_file(),
-    reason=f"PEN-Net parity fixture not found under {PARITY}",
-)
+needs_parity = needs("pennet/generator_params.tsv", "pennet/generator_io.pt")
 PENNET_GENERATOR_PARAMETERS = 10_231_538
-
-
-def official_rows(name: str) -> list[tuple[str, tuple[int, ...]]]:
-    lines = (PARITY / name).read_text().splitlines()[1:]
-    return [(n, tuple(int(s) for s in shape.split("x"))) for n, shape in
-            (line.split("\t") for line in lines if line)]
 
 
 def fixture_weights() -> dict[str, torch.Tensor]:
     """The fixture's weights, as its README prescribes (one generator, seed 2020, TSV order)."""
     generator = torch.Generator().manual_seed(2020)
     weights = {}
-    for name, shape in official_rows("generator_params.tsv"):
+    for name, shape in official_rows("pennet/generator_params.tsv"):
         sample = torch.randn(shape, generator=generator)
         fan_in = torch.Size(shape[1:]).numel()
         weights[name] = sample * 0.01 if name.endswith("bias") else sample * (2.0 / fan_in) ** 0.5
@@ -55,12 +44,12 @@ def test_srpnet_generator_adds_two_3x3_convs_per_level():
 @needs_parity
 def test_state_dict_names_and_shapes_are_the_official_ones():
     ours = [(name, tuple(t.shape)) for name, t in PyramidContextGenerator().state_dict().items()]
-    assert ours == official_rows("generator_params.tsv")
+    assert ours == official_rows("pennet/generator_params.tsv")
 
 
 @needs_parity
 def test_matches_the_official_generator_on_the_fixture():
-    fixture = torch.load(PARITY / "generator_io.pt")
+    fixture = torch.load(PARITY / "pennet" / "generator_io.pt")
     generator = PyramidContextGenerator().eval()
     generator.load_state_dict(fixture_weights(), strict=True)
     with torch.no_grad():
