@@ -209,13 +209,18 @@ class GLCIC(Method):
         # departure: the completion network sees the image in [0, 1] with holes at the training-set mean colour (as otenim); the official model takes image minus mean with holes at 0, a constant shift.
         return completion_input(known, masks, fill)
 
-    def complete(self, known: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        """The completion network's raw output in [0, 1]."""
-        return self.completion(self.network_input(known, masks))
+    def complete(
+        self, known: torch.Tensor, masks: torch.Tensor, net: nn.Module | None = None
+    ) -> torch.Tensor:
+        """The raw output in [0, 1] of `net`: the completion network unless its replica is given."""
+        return (net or self.completion)(self.network_input(known, masks))
 
-    def judge(self, images: torch.Tensor, corners: list[tuple[int, int]]) -> torch.Tensor:
-        """The discriminator's logits for `images` in [0, 1], local patches at `corners`."""
-        return self.discriminator(crop(images, corners, self.local_side), images)
+    def judge(
+        self, images: torch.Tensor, corners: list[tuple[int, int]], net: nn.Module | None = None
+    ) -> torch.Tensor:
+        """Logits of `net` (the critic unless its replica is given) for `images` in [0, 1], local
+        patches at `corners`."""
+        return (net or self.discriminator)(crop(images, corners, self.local_side), images)
 
     @staticmethod
     def reconstruction(
@@ -232,8 +237,9 @@ class GLCIC(Method):
         # paper: a real image's local patch sits at a random place (its mask M_d is random).
         real_corners = random_corners(len(target), self.spec.image_size, self.local_side, rng)
         # paper silent: real and fake pass D as separate batches (own BN statistics), as otenim.
-        real = self.judge(target, real_corners)
-        fake = self.judge(output, corners)
+        critic = self.replica(DISCRIMINATOR)
+        real = self.judge(target, real_corners, critic)
+        fake = self.judge(output, corners, critic)
         # departure: neither loss is halved as in otenim/GLCIC-PyTorch; the paper's objective has no such factor.
         loss = self.options["alpha"] * (
             F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
@@ -247,7 +253,8 @@ class GLCIC(Method):
         target = to_unit(images)
         phase = self.phase(step)
         if phase == COMPLETION:
-            mse = self.reconstruction(self.complete(target, masks), target, masks)
+            output = self.complete(target, masks, self.replica(COMPLETION))
+            mse = self.reconstruction(output, target, masks)
             self.optimize(COMPLETION, mse)
             return {"mse": mse.item()}
         if len(images) == 1 and self.spec.image_size < 128:
@@ -259,7 +266,7 @@ class GLCIC(Method):
                 output = self.complete(target, masks)
             return {"loss_d": self.discriminator_step(target, output, corners, step)}
         # paper: D judges C(x, M_c), the network's raw output (Eq. 2; otenim alike), no composite.
-        output = self.complete(target, masks)
+        output = self.complete(target, masks, self.replica(COMPLETION))
         loss_d = self.discriminator_step(target, output.detach(), corners, step)
         with frozen(self.discriminator):
             fooled = self.judge(output, corners)

@@ -174,6 +174,8 @@ class PICNet(Method):
                 "D": init_like_official(Discriminator(self._d_final_padding())),
                 "D_rec": init_like_official(Discriminator(self._d_final_padding())),
             }
+        # As in the official D, its attention never runs its fusion branch (alpha, model).
+        self.unused_parameters = True
         net = self.networks
         adam = {"lr": options["lr"], "betas": options["betas"]}
         self.optimizers = {
@@ -188,12 +190,10 @@ class PICNet(Method):
     # --- training ------------------------------------------------------------------------
     def _forward_two_paths(self, images: torch.Tensor, holes: torch.Tensor) -> dict:
         """One E forward on [I_m; I_c] and one G forward on [z_posterior; z_prior]."""
-        E, G = self.networks["E"], self.networks["G"]
+        E, G = self.replica("E"), self.replica("G")
         visible, img_m, img_c = picnet_inputs(images, holes)
-        features = E.features(torch.cat([img_m, img_c]))
-        top_m, top_c = features[-1].chunk(2)
-        p_mu, p_sigma = E.posterior_of(top_c)
-        q_mu, q_sigma = E.prior_of(top_m)
+        features, (p_mu, p_sigma), (q_mu, q_sigma) = E(img_m, img_c)
+        top_m = features[-1].chunk(2)[0]
         # training noise: the global RNG (the trainer seeds it), as the official rsample
         z = torch.cat([Normal(p_mu, p_sigma).rsample(), Normal(q_mu, q_sigma).rsample()])
         visible_scales = pyramid(visible)
@@ -232,14 +232,15 @@ class PICNet(Method):
 
     def train_step(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> dict[str, float]:
         del step  # constant learning rate (official niter_decay = 0)
-        D, D_rec = self.networks["D"], self.networks["D_rec"]
         out = self._forward_two_paths(images, masks)
         real, gen, rec = images, out["gen"][-1], out["rec"][-1]
 
+        D, D_rec = self.replica("D"), self.replica("D_rec")
         img_d = gan_d_loss(D(real), D(gen.detach()), self.gan_type)
         img_d_rec = gan_d_loss(D_rec(real), D_rec(rec.detach()), self.gan_type)
         self.optimize("D", img_d + img_d_rec)
 
+        D, D_rec = self.networks["D"], self.networks["D_rec"]  # frozen: the modules themselves
         with frozen(D, D_rec):
             ad_g = gan_g_loss(D(gen), self.gan_type) * LAMBDA_G
             ad_rec = F.mse_loss(D_rec(rec), D_rec(real)) * LAMBDA_G

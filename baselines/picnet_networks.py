@@ -193,6 +193,13 @@ class Encoder(nn.Module):
             features.append(out)
         return features
 
+    def forward(self, masked: torch.Tensor, complement: torch.Tensor) -> tuple:
+        """Training pass over both paths at once (one batch): features of [masked; complement],
+        the posterior q(z | complement) and the prior p(z | masked), each as (mu, sigma)."""
+        features = self.features(torch.cat([masked, complement]))
+        top_m, top_c = features[-1].chunk(2)
+        return features, self.posterior_of(top_c), self.prior_of(top_m)
+
     @staticmethod
     def _normal(head_output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, raw_sigma = head_output.split(Z_CHANNELS, dim=1)

@@ -1,9 +1,7 @@
 """The few distributed-training primitives the harness needs, on top of torch.distributed.
 
-Every Method averages its gradients through `average_gradients` right before each optimiser
-step, which is what DistributedDataParallel's reducer does; doing it explicitly keeps GAN steps
-(several forwards of one network before one backward, frozen networks, BN in discriminators)
-correct without DDP's per-forward bookkeeping.
+Gradients are averaged by DistributedDataParallel (see `Method.distribute`); what is here
+starts and ends the process group and moves Python objects and scalars between processes.
 
 `setup` starts the process group from torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK,
 MASTER_ADDR/PORT): NCCL for CUDA, gloo for CPU. Alone (no torchrun) everything is a no-op.
@@ -13,7 +11,7 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import torch
@@ -32,31 +30,6 @@ def rank() -> int:
 
 def world_size() -> int:
     return dist.get_world_size() if is_distributed() else 1
-
-
-def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
-    """All-reduce (mean) the gradients of `parameters` across processes; a no-op alone."""
-    if not is_distributed():
-        return
-    grads = [p.grad for p in parameters if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= dist.get_world_size()
-    offset = 0
-    for g in grads:
-        n = g.numel()
-        g.copy_(flat[offset : offset + n].view_as(g))
-        offset += n
-
-
-def broadcast_buffers(module: torch.nn.Module) -> None:
-    """Copy rank 0's buffers (BN statistics, spectral-norm vectors) to every process."""
-    if not is_distributed():
-        return
-    for buffer in module.buffers():
-        dist.broadcast(buffer, src=0)
 
 
 def launched_by_torchrun() -> bool:
@@ -96,15 +69,6 @@ def teardown() -> None:
 def barrier() -> None:
     if is_distributed():
         dist.barrier()
-
-
-def broadcast_module(module: torch.nn.Module) -> None:
-    """Copy rank 0's parameters and buffers to every process."""
-    if not is_distributed():
-        return
-    with torch.no_grad():
-        for tensor in [*module.parameters(), *module.buffers()]:
-            dist.broadcast(tensor.data, src=0)
 
 
 def broadcast_object(obj: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from bench import distributed
 
@@ -58,6 +59,10 @@ class Method(abc.ABC):
     def __init__(self) -> None:
         self.networks: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.replicas: dict[str, nn.Module] = {}
+        # True when a training pass may leave some parameters without a gradient; DDP must
+        # then search each pass's graph for them (find_unused_parameters).
+        self.unused_parameters = False
         self.device = torch.device("cpu")
 
     # --- what every method implements -------------------------------------------------------
@@ -100,13 +105,40 @@ class Method(abc.ABC):
         del state
 
     # --- shared machinery ----------------------------------------------------------------
+    def replica(self, name: str) -> nn.Module:
+        """Network `name` as a training forward pass that updates it must call it.
+
+        Under torchrun this is its DistributedDataParallel wrapper, which averages the gradients
+        across processes during the backward pass; alone it is the network itself. A pass
+        through a frozen network (a critic judging the generator's output) and inference call
+        `self.networks[name]` directly: DDP expects every forward pass it sees with gradients
+        on to end in gradients for all of its parameters.
+        """
+        return self.replicas.get(name, self.networks[name])
+
+    def distribute(self) -> None:
+        """Wrap every network in DDP (under torchrun; alone a no-op).
+
+        Called once the networks sit on `self.device` in their final memory format and hold
+        their starting or resumed weights: wrapping copies rank 0's parameters and buffers to
+        every process. Buffers (BN statistics, spectral-norm vectors) follow rank 0 at each
+        wrapped forward pass, DDP's default.
+        """
+        if not distributed.is_distributed():
+            return
+        devices = [self.device] if self.device.type == "cuda" else None
+        self.replicas = {
+            name: DistributedDataParallel(
+                net, device_ids=devices, find_unused_parameters=self.unused_parameters
+            )
+            for name, net in self.networks.items()
+        }
+
     def optimize(self, name: str, loss: torch.Tensor) -> None:
-        """Zero, backpropagate, average across processes and step optimiser `name`."""
+        """Zero, backpropagate (DDP averages across processes meanwhile) and step `name`."""
         optimizer = self.optimizers[name]
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        params = [p for group in optimizer.param_groups for p in group["params"]]
-        distributed.average_gradients(params)
         optimizer.step()
 
     def set_learning_rate(self, name: str, lr: float) -> None:

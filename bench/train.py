@@ -151,12 +151,9 @@ def method_spec(config: Config, mean: tuple[float, float, float]) -> MethodSpec:
 
 
 def build_method(config: Config, spec: MethodSpec, device: torch.device) -> Method:
-    """The registry's method, initialised from the run's seed, identical on every process."""
+    """The registry's method, initialised from the run's seed (the same on every process)."""
     torch.manual_seed(config.train.seed)
-    method = methods.create(config.method.name, spec).to(device)
-    for network in method.networks.values():
-        distributed.broadcast_module(network)
-    return method
+    return methods.create(config.method.name, spec).to(device)
 
 
 def open_data(config: Config, split: str) -> datasets.ImageDataset:
@@ -264,6 +261,7 @@ class Trainer:
     # --- the loop ---
     def run(self) -> None:
         start = self._resume()
+        self.method.distribute()  # DDP wrappers (under torchrun) around the resumed weights
         total = self.config.train.iterations
         logger = Logger(self, start) if self.rank == 0 else None
         try:

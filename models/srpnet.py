@@ -48,6 +48,8 @@ class SRPNetMethod(Method):
         check_image_shape((spec.image_size, spec.image_size))
         self.spec = spec
         self.residual_blocks = residual_blocks
+        # Below 128² the deepest map is 1×1, where the residual block is the identity (unused).
+        self.unused_parameters = residual_blocks and spec.image_size < 128
         self.discriminator_kind = discriminator
         self.gan_type = gan_type
         self.base_lr = lr
@@ -73,13 +75,13 @@ class SRPNetMethod(Method):
         lr = learning_rate(self.base_lr, step, self.spec.iterations, self.settings)
         for name in self.optimizers:
             self.set_learning_rate(name, lr)
-        pyramid, output = self.generator(generator_input(images, masks), masks)
+        generator = self.replica("generator")
+        pyramid, output = generator(generator_input(images, masks), masks)
         composite = (1.0 - masks) * images + masks * output
 
+        critic = self.replica("discriminator")
         d_loss = discriminator_loss(
-            self.discriminator(images, masks),
-            self.discriminator(composite.detach(), masks),
-            self.gan_type,
+            critic(images, masks), critic(composite.detach(), masks), self.gan_type
         )
         self.optimize("discriminator", d_loss)
 

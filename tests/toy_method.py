@@ -43,16 +43,16 @@ class ToyMethod(Method):
         self.optimizers["g"] = torch.optim.Adam(self.networks["g"].parameters(), lr=1e-2)
         self.calls = 0
 
-    def _predict(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    def _predict(self, images: torch.Tensor, masks: torch.Tensor, net: nn.Module) -> torch.Tensor:
         visible = images * (1 - masks)
-        return self.networks["g"](torch.cat([visible, masks], dim=1))
+        return net(torch.cat([visible, masks], dim=1))
 
     def train_step(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> dict[str, float]:
         if self.options["sleep"]:
             time.sleep(self.options["sleep"])
         if self.options["noise"]:
             images = images + self.options["noise"] * torch.randn_like(images)
-        prediction = self._predict(images, masks)
+        prediction = self._predict(images, masks, self.replica("g"))
         loss = (prediction - images).abs().mean()
         if step == self.options["nan_at_step"]:
             loss = loss * float("nan")
@@ -61,7 +61,7 @@ class ToyMethod(Method):
         return {"l1": loss.item(), "hole_l1": ((prediction - images).abs() * masks).mean().item()}
 
     def inpaint(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        return self._predict(images, masks)
+        return self._predict(images, masks, self.networks["g"])
 
     def departures(self) -> list[str]:
         return ["a test double, not a model"]
