@@ -175,7 +175,7 @@ class PICNet(Method):
                 "D_rec": init_like_official(Discriminator(self._d_final_padding())),
             }
         # As in the official D, its attention never runs its fusion branch (alpha, model).
-        self.unused_parameters = True
+        self.unused_parameters = frozenset({"D", "D_rec"})
         net = self.networks
         adam = {"lr": options["lr"], "betas": options["betas"]}
         self.optimizers = {

@@ -220,7 +220,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from bench.config import parse_arguments
+
+    args = parse_arguments(build_parser(), argv)
     try:
         return args.run(args)
     except KeyboardInterrupt:

@@ -381,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.evaluate", description=__doc__.split("\n")[0])
     add_arguments(parser)
-    args = parser.parse_args(argv)
+    args = config_module.parse_arguments(parser, argv)
     try:
         return run(args)
     except (config_module.ConfigError, runs.RunError, EvaluationError, methods.UnknownMethodError,

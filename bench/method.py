@@ -60,9 +60,9 @@ class Method(abc.ABC):
         self.networks: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.replicas: dict[str, nn.Module] = {}
-        # True when a training pass may leave some parameters without a gradient; DDP must
-        # then search each pass's graph for them (find_unused_parameters).
-        self.unused_parameters = False
+        # The networks a training pass may leave with parameters that get no gradient; DDP
+        # must search each of their passes' graphs for them (find_unused_parameters).
+        self.unused_parameters: frozenset[str] = frozenset()
         self.device = torch.device("cpu")
 
     # --- what every method implements -------------------------------------------------------
@@ -129,7 +129,7 @@ class Method(abc.ABC):
         devices = [self.device] if self.device.type == "cuda" else None
         self.replicas = {
             name: DistributedDataParallel(
-                net, device_ids=devices, find_unused_parameters=self.unused_parameters
+                net, device_ids=devices, find_unused_parameters=name in self.unused_parameters
             )
             for name, net in self.networks.items()
         }

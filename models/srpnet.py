@@ -49,7 +49,8 @@ class SRPNetMethod(Method):
         self.spec = spec
         self.residual_blocks = residual_blocks
         # Below 128² the deepest map is 1×1, where the residual block is the identity (unused).
-        self.unused_parameters = residual_blocks and spec.image_size < 128
+        if residual_blocks and spec.image_size < 128:
+            self.unused_parameters = frozenset({"generator"})
         self.discriminator_kind = discriminator
         self.gan_type = gan_type
         self.base_lr = lr

@@ -42,3 +42,17 @@ def test_masks_make_and_data_check_sample(tmp_path, capsys):
 def test_unknown_command_is_refused():
     with pytest.raises(SystemExit):
         main(["fly"])
+
+
+def test_overrides_may_follow_the_options(capsys):
+    from bench.cli import build_parser
+    from bench.config import parse_arguments
+
+    args = parse_arguments(build_parser(), ["reproduce", "quick", "data.size=64", "--nproc", "2",
+                                            "train.iterations=12", "--only", "train"])
+    assert args.overrides == ["data.size=64", "train.iterations=12"]
+    assert args.nproc == 2 and args.only == "train"
+    for stray in (["reproduce", "--nproc", "2", "--bogus"], ["masks", "make", "out", "a=1"]):
+        with pytest.raises(SystemExit):
+            parse_arguments(build_parser(), stray)
+        assert "unrecognized arguments" in capsys.readouterr().err
