@@ -98,7 +98,19 @@ def attention_transfer(
 
     `deep` is B×C'×H/2×W/2 (already filled), `mask` the full-resolution B×1 hole mask. The result
     replaces the whole shallow map, known positions included, as in the official code.
+
+    It runs in float32 at least, autocast or not (lower-precision inputs are cast up, and so is
+    the result): in bfloat16 the softmax's logits (10 × scores) would be off by tenths,
+    reshaping the attention the official float32 code computes.
     """
+    dtype = torch.promote_types(shallow.dtype, torch.float32)
+    with torch.autocast(shallow.device.type, enabled=False):
+        return _attention_transfer(shallow.to(dtype), deep.to(dtype), mask.to(dtype), ksize)
+
+
+def _attention_transfer(
+    shallow: torch.Tensor, deep: torch.Tensor, mask: torch.Tensor, ksize: int
+) -> torch.Tensor:
     if ksize not in (1, 3):
         raise ValueError(f"attention ksize must be 1 or 3, got {ksize}")
     height, width = deep.shape[-2:]

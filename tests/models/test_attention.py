@@ -145,3 +145,18 @@ def test_second_backward_is_refused():
     output.sum().backward(retain_graph=True)
     with pytest.raises(RuntimeError, match="twice"):
         output.sum().backward()
+
+
+def test_autocast_leaves_the_attention_in_float32():
+    torch.manual_seed(2)
+    masks = masks_64(["square", "irregular"]).float()
+    shallow, deep = torch.randn(2, 16, 32, 32), torch.relu(torch.randn(2, 32, 16, 16))
+    plain = attention_transfer(shallow, deep, masks)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        autocast = attention_transfer(shallow, deep, masks)
+        halved = attention_transfer(shallow.bfloat16(), deep.bfloat16(), masks)
+    assert autocast.dtype == halved.dtype == torch.float32
+    torch.testing.assert_close(autocast, plain, rtol=0, atol=1e-6)
+    # bfloat16 inputs only lose their own rounding, not the attention's precision
+    expected = attention_transfer(shallow.bfloat16().float(), deep.bfloat16().float(), masks)
+    torch.testing.assert_close(halved, expected, rtol=0, atol=1e-6)
