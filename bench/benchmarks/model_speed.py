@@ -6,12 +6,14 @@ Prints train-step images/s (one full `train_step`: every D and G update), infere
 the peak memory each phase adds above where it starts (see PeakMemory), the train step's FLOPs
 counted by torch.utils.flop_counter.FlopCounterMode, and the achieved FLOP/s against a measured
 matmul peak on the same device. Inputs are random images with a
-centred square hole of half the side (PEN-Net's test mask).
+centred square hole of half the side (PEN-Net's test mask). `--bf16` and `--channels-last` time
+the trainer's GPU options (train.bf16, train.channels_last) on any device.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
 import sys
@@ -40,6 +42,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--bf16", action="store_true",
+                        help="bfloat16 autocast around training and inference (train.bf16)")
+    parser.add_argument("--channels-last", action="store_true",
+                        help="networks and inputs in channels_last (train.channels_last)")
     return parser.parse_args(argv)
 
 
@@ -115,10 +121,11 @@ class PeakMemory:
         self.added_mib = (peak - self._start) / 2**20
 
 
-def matmul_peak_flops(device: torch.device, side: int = 4096, repeats: int = 8) -> float:
-    """Measured float32 FLOP/s of a large square matmul on `device` (best of `repeats`)."""
-    a = torch.randn(side, side, device=device)
-    b = torch.randn(side, side, device=device)
+def matmul_peak_flops(device: torch.device, dtype: torch.dtype = torch.float32, side: int = 4096,
+                      repeats: int = 8) -> float:
+    """Measured FLOP/s of a large square `dtype` matmul on `device` (best of `repeats`)."""
+    a = torch.randn(side, side, device=device, dtype=dtype)
+    b = torch.randn(side, side, device=device, dtype=dtype)
     seconds = timed(lambda: a @ b, repeats, 1, device)
     return 2 * side**3 / seconds
 
@@ -138,25 +145,39 @@ def main(argv: list[str] | None = None) -> int:
     spec = MethodSpec(image_size=args.size, iterations=1000, dataset=args.dataset, seed=args.seed)
     method = create(args.method, spec).to(device)
     images, masks = centre_hole_batch(args.batch, args.size, device, args.seed)
+    if args.channels_last:
+        for network in method.networks.values():
+            network.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+        masks = masks.contiguous(memory_format=torch.channels_last)
+    precision = (torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16
+                 else contextlib.nullcontext())
     step = 0
 
     def train_once() -> None:
         nonlocal step
-        method.train_step(images, masks, step)
+        with precision:
+            method.train_step(images, masks, step)
         step += 1
 
+    def inpaint_once() -> None:
+        with precision:
+            method.inpaint(images, masks)
+
     print(f"method {args.method}, {args.size}x{args.size}, batch {args.batch}, device {device}, "
-          f"threads {torch.get_num_threads()}, torch {torch.__version__}")
+          f"threads {torch.get_num_threads()}, torch {torch.__version__}, "
+          f"{'bf16 autocast' if args.bf16 else 'float32'}"
+          f"{', channels_last' if args.channels_last else ''}")
     print("parameters: " + ", ".join(f"{k} {v:,}" for k, v in method.parameter_counts().items()))
     # Inference first: afterwards the allocator keeps training's freed memory resident.
     with PeakMemory(device) as inference_memory:
-        inference_seconds = timed(lambda: method.inpaint(images, masks), args.steps, args.warmup,
-                                  device)
+        inference_seconds = timed(inpaint_once, args.steps, args.warmup, device)
     method.train()
     with PeakMemory(device) as train_memory:
         train_seconds = timed(train_once, args.steps, args.warmup, device)
-    flops = step_flops(method, images, masks)
-    peak = matmul_peak_flops(device)
+    with precision:
+        flops = step_flops(method, images, masks)
+    peak = matmul_peak_flops(device, torch.bfloat16 if args.bf16 else torch.float32)
     achieved = flops / train_seconds
     print(f"train step (all D and G updates): {train_seconds:.3f} s, "
           f"{args.batch / train_seconds:.2f} images/s")
@@ -164,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"peak memory added: train {train_memory.added_mib:.0f} MiB, "
           f"inference {inference_memory.added_mib:.0f} MiB")
     print(f"train step FLOPs: {flops / 1e9:.1f} GFLOP; achieved {achieved / 1e9:.1f} GFLOP/s "
-          f"= {100 * achieved / peak:.0f}% of the measured matmul peak {peak / 1e9:.1f} GFLOP/s")
+          f"= {100 * achieved / peak:.0f}% of the measured "
+          f"{'bfloat16' if args.bf16 else 'float32'} matmul peak {peak / 1e9:.1f} GFLOP/s")
     return 0
 
 
