@@ -53,6 +53,7 @@ class DataConfig:
     size: int = field(default=256, metadata={"min": 8})
     train_masks: Literal["square", "irregular", "mixed"] = "mixed"
     mask_augment: bool = False  # PEN-Net's train-time mask flip, 0–45° rotation and 1-px dilation
+    color_jitter: bool = False  # PEN-Net's train-time ColorJitter(0.05, 0.05, 0.05, 0.05)
     nvidia_masks: str | None = None  # the NVIDIA irregular test set (irregular settings)
     mask_dir: str | None = None  # else a fixed set written by `masks make`; else generated
     cache_dir: str | None = None

@@ -36,11 +36,13 @@ from bench import config as config_module
 from bench import distributed, methods, runs
 from bench.config import Config
 from bench.data import datasets, masks
+from bench.data.images import color_jitter, to_image, to_tensor
 from bench.method import Method, MethodSpec
 
 PERMUTATION_TAG = 0x7065726D  # keeps the epoch-order seeds apart from the per-sample seeds
 PREVIEW_TAG = 0x76696577
 PREVIEW_IMAGES = 4
+PEN_NET_JITTER = 0.05  # ColorJitter(0.05, 0.05, 0.05, 0.05) in PEN-Net's core/dataset.py
 CHECKPOINT_FORMAT = 1
 
 
@@ -53,8 +55,9 @@ class TrainStream(Dataset):
     """Global sample number g → (image 3HW, mask 1HW, g), a pure function of (seed, g)."""
 
     def __init__(self, dataset: datasets.ImageDataset, *, seed: int, mask_kind: str,
-                 mask_augment: bool = False) -> None:
+                 mask_augment: bool = False, color_jitter: bool = False) -> None:
         self.dataset, self.seed, self.mask_kind, self.mask_augment = dataset, seed, mask_kind, mask_augment
+        self.color_jitter = color_jitter
         self._epoch, self._order = -1, np.empty(0, dtype=np.int64)
 
     def order(self, epoch: int) -> np.ndarray:
@@ -68,7 +71,12 @@ class TrainStream(Dataset):
         rng = np.random.default_rng([self.seed, g])
         item = self.dataset.augmented(int(self.order(epoch)[position]), rng)
         mask = masks.training_mask(self.mask_kind, self.dataset.size, rng, augment=self.mask_augment)
-        return item["image"], torch.from_numpy(mask)[None], g
+        image = item["image"]
+        if self.color_jitter:
+            # departure: jittered after the resize to size² (PEN-Net: before it); drawn after the
+            # mask, so switching it leaves the masks as they were.
+            image = to_tensor(color_jitter(to_image(image), PEN_NET_JITTER, rng))
+        return image, torch.from_numpy(mask)[None], g
 
 
 class StepBatches(Sampler[list[int]]):
@@ -250,7 +258,8 @@ class Trainer:
     def _loader(self, start: int) -> DataLoader:
         stream = TrainStream(self.dataset, seed=self.config.train.seed,
                              mask_kind=self.config.data.train_masks,
-                             mask_augment=self.config.data.mask_augment)
+                             mask_augment=self.config.data.mask_augment,
+                             color_jitter=self.config.data.color_jitter)
         sampler = StepBatches(start, self.config.train.iterations, self.global_batch,
                               self.rank, self.world)
         # Its own generator: a loader draws a seed for its workers when iterated, which would

@@ -132,7 +132,8 @@ def make_run(root: Path, run_id: str, method: str, dataset: str, *, quality: flo
             "departures": list(departures), "protocol": protocol or {}}
     (run_dir / "method.json").write_text(json.dumps(card))
     config = {"run": {"id": run_id}, "method": {"name": method, "options": {}},
-              "data": {"dataset": dataset, "size": 256, "train_masks": "mixed", "nvidia_masks": None},
+              "data": {"dataset": dataset, "size": 256, "train_masks": "mixed", "nvidia_masks": None,
+                       "mask_augment": True, "color_jitter": True},
               "train": {"iterations": 40, "batch_size": 2, "batch_size_scope": "global", "seed": 0},
               "eval": {"masks": ["center"] + ([] if center_only else [f"irregular_{k}" for k in range(6)]),
                        "count": None, "mask_seed": 7}}

@@ -64,6 +64,7 @@ def test_report_is_self_contained_and_complete(report, bench_runs):
     assert SAMPLE_BANNER in html
     assert "residual block layout is our reading of the paper." in html  # method.json departures
     assert "glcic_postprocess" in html and "mask seed 7" in html  # method.json and config.yaml
+    assert "ColorJitter(0.05), after the resize (PEN-Net: before)" in html  # data departure
     assert "0123456789ab" in html  # the manifest's git SHA
     assert [p.name for p in report.parent.iterdir()] == ["report.html"]  # no temporary left
 

@@ -1,4 +1,5 @@
-"""Reading any image Pillow can decode into an RGB array, and the paper's resize protocol.
+"""Reading any image Pillow can decode into an RGB array, the paper's resize protocol, and
+PEN-Net's colour jitter.
 
 Every image, whatever its mode (L, RGB, RGBA, P, 16-bit I;16) or format, becomes uint8 RGB.
 Real datasets follow PEN-Net's protocol (the code SRPNet was built on): the whole image is
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageEnhance, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".gif")
 
@@ -52,3 +53,38 @@ def to_tensor(image: Image.Image | np.ndarray) -> torch.Tensor:
     """uint8 H×W×3 → float 3×H×W in [-1, 1], the seam's image convention."""
     array = np.asarray(image, dtype=np.uint8)
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(127.5).sub_(1.0)
+
+
+def to_image(tensor: torch.Tensor) -> Image.Image:
+    """float 3×H×W in [-1, 1] → uint8 RGB image; exactly undoes `to_tensor`."""
+    array = tensor.add(1.0).mul(127.5).round().clamp(0, 255).to(torch.uint8)
+    return Image.fromarray(array.permute(1, 2, 0).numpy())
+
+
+def color_jitter(image: Image.Image, strength: float, rng: np.random.Generator) -> Image.Image:
+    """torchvision's ColorJitter(s, s, s, s) on an RGB image, its randomness drawn from `rng`.
+
+    Brightness, contrast and saturation factors are uniform in [max(0, 1 − s), 1 + s] and the
+    hue shift uniform in [−s, s] (a fraction of the hue circle); the four apply in a random
+    order, each as torchvision's PIL path does: Pillow's ImageEnhance for the first three, and
+    for hue a shift of Pillow's 8-bit HSV hue channel by int(shift · 255), wrapping around.
+    """
+    low = max(0.0, 1.0 - strength)
+    steps = {
+        "brightness": lambda img, f: ImageEnhance.Brightness(img).enhance(f),
+        "contrast": lambda img, f: ImageEnhance.Contrast(img).enhance(f),
+        "saturation": lambda img, f: ImageEnhance.Color(img).enhance(f),
+        "hue": _shift_hue,
+    }
+    factors = {name: rng.uniform(low, 1.0 + strength) for name in ("brightness", "contrast", "saturation")}
+    factors["hue"] = rng.uniform(-strength, strength)
+    for index in rng.permutation(len(steps)):
+        name = list(steps)[index]
+        image = steps[name](image, factors[name])
+    return image
+
+
+def _shift_hue(image: Image.Image, shift: float) -> Image.Image:
+    hue, saturation, value = image.convert("HSV").split()
+    turned = (np.asarray(hue, dtype=np.int64) + int(shift * 255)) % 256
+    return Image.merge("HSV", (Image.fromarray(turned.astype(np.uint8), "L"), saturation, value)).convert("RGB")

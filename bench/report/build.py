@@ -334,6 +334,15 @@ def _protocol_entries(runs: list[RunInfo]) -> list[tuple[str, str]]:
         f"{k} = {v}" for k, v in run.card["protocol"].items())) for run in runs if run.card.get("protocol")]
 
 
+def _augmentation(run: RunInfo) -> str:
+    parts = ["horizontal flip"]
+    if lookup(run.config, "data.mask_augment"):
+        parts.append("PEN-Net's mask flip, rotation and dilation")
+    if lookup(run.config, "data.color_jitter"):
+        parts.append("PEN-Net's ColorJitter(0.05), after the resize (PEN-Net: before)")
+    return "training augmentation: " + ", ".join(parts)
+
+
 def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
     """Protocol facts from bench.metrics and from each run's config.yaml and method.json."""
     sizes = sorted({int(s) for s in (lookup(r.config, "data.size") for r in runs) if s is not None})
@@ -355,7 +364,8 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
             f"iterations {lookup(run.config, 'train.iterations', '?')}; "
             f"batch {lookup(run.config, 'train.batch_size', '?')} "
             f"({lookup(run.config, 'train.batch_size_scope', '?')}); "
-            f"training masks {lookup(run.config, 'data.train_masks', '?')}; test images "
+            f"training masks {lookup(run.config, 'data.train_masks', '?')}; {_augmentation(run)}; "
+            f"test images "
             f"{lookup(run.config, 'eval.count') or 'whole test split'}; {_mask_source(run)}")))
     cards = []
     for run in runs:
