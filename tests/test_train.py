@@ -1,5 +1,5 @@
-"""bench.train: the seeded data stream, the trainer's run folder, exact resume after SIGKILL,
-non-finite losses, and two gloo processes matching one process."""
+"""bench.train: the seeded data stream, the trainer's run folder, exact resume after SIGKILL (one
+process, and two under torchrun), non-finite losses, and two gloo processes matching one."""
 
 import json
 import os
@@ -180,6 +180,55 @@ def test_sigkill_and_rerun_gives_bit_identical_weights(tmp_path):
     losses = [(tmp_path / r / "losses.csv").read_text() for r in ("whole", "killed")]
     assert losses[0] == losses[1]
     assert len(run.read_manifest()["resumed"]) == 1
+
+
+def processes_with(*words):
+    """PIDs of the processes whose command line holds every one of `words` (Linux /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if entry.name.isdigit() and all(w.encode() in command for w in words):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="finds the workers in /proc")
+def test_sigkill_of_a_two_process_run_and_rerun_gives_bit_identical_weights(tmp_path):
+    cfg = write_config(tmp_path / "run.yaml", "method.options.noise=0.05", "method.options.sleep=0.05",
+                       "train.iterations=16", "train.checkpoint_every=2", "train.batch_size=4",
+                       "train.num_workers=0", "train.seed=5")
+
+    def torchrun(run_dir):
+        return subprocess.Popen(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+             "-m", "tests.toy_method", "train", str(cfg), "--no-progress", "--run-dir", run_dir],
+            cwd=tmp_path, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True)
+
+    killed = torchrun("killed")
+    checkpoints = tmp_path / "killed" / "checkpoints"
+    deadline = time.monotonic() + 90
+    while len(list(checkpoints.glob("step_*.pt"))) < 2:
+        assert killed.poll() is None and time.monotonic() < deadline, killed.stdout.read()
+        time.sleep(0.01)
+    # torchrun starts its workers in sessions of their own: find them by their command line
+    workers = [pid for pid in processes_with(str(cfg), "killed") if pid != killed.pid]
+    assert len(workers) == 2, workers
+    for pid in [killed.pid, *workers]:
+        os.kill(pid, signal.SIGKILL)
+    killed.wait()
+    assert runs.RunFolder(tmp_path / "killed").read_manifest()["status"] == "running"
+    whole = torchrun("whole")
+    finish(whole)
+    finish(torchrun("killed"))
+    a, b = final_state(tmp_path / "whole"), final_state(tmp_path / "killed")
+    assert a["step"] == b["step"] == 16 and len(b["rng"]) == 2
+    for name, tensor in a["method"]["networks"]["g"].items():
+        assert torch.equal(tensor, b["method"]["networks"]["g"][name]), name
+    assert len(runs.RunFolder(tmp_path / "killed").read_manifest()["resumed"]) == 1
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):
