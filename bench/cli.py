@@ -205,6 +205,21 @@ def _benchmark(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_arguments(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """`parser.parse_args(argv)`, except that KEY=VALUE overrides may also follow the options.
+
+    argparse stops filling a positional list at the first option, so `… --nproc 2
+    train.iterations=10` would otherwise be refused; such trailing items join `overrides`.
+    """
+    args, extra = parser.parse_known_args(argv)
+    if extra:
+        stray = [item for item in extra if item.startswith("-") or "=" not in item]
+        if stray or not hasattr(args, "overrides"):
+            parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
+        args.overrides = [*args.overrides, *extra]
+    return args
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="inpaint-bench",
@@ -220,8 +235,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from bench.config import parse_arguments
-
     args = parse_arguments(build_parser(), argv)
     try:
         return args.run(args)

@@ -12,7 +12,6 @@ computes the same thing on 1 or N processes); with `per_process` every process t
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import difflib
 import types
@@ -145,21 +144,6 @@ def apply_overrides(raw: dict[str, Any], overrides: typing.Sequence[str]) -> dic
         except yaml.YAMLError:
             raise ConfigError(f"override {item!r}: value {text!r} is not valid YAML") from None
     return result
-
-
-def parse_arguments(parser: argparse.ArgumentParser, argv: typing.Sequence[str] | None) -> argparse.Namespace:
-    """`parser.parse_args(argv)`, except that KEY=VALUE overrides may also follow the options.
-
-    argparse stops filling a positional list at the first option, so `… --nproc 2
-    train.iterations=10` would otherwise be refused; such trailing items join `overrides`.
-    """
-    args, extra = parser.parse_known_args(argv)
-    if extra:
-        stray = [item for item in extra if item.startswith("-") or "=" not in item]
-        if stray or not hasattr(args, "overrides"):
-            parser.error(f"unrecognized arguments: {' '.join(stray or extra)}")
-        args.overrides = [*args.overrides, *extra]
-    return args
 
 
 def resolve(config: Config) -> Config:

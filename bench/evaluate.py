@@ -20,7 +20,6 @@ import csv
 import dataclasses
 import io
 import os
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -376,19 +375,3 @@ def run(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":
         print(f"rows in {rows}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.evaluate", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = config_module.parse_arguments(parser, argv)
-    try:
-        return run(args)
-    except (config_module.ConfigError, runs.RunError, EvaluationError, methods.UnknownMethodError,
-            datasets.DatasetError, masks.MaskError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

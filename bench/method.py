@@ -156,6 +156,12 @@ class Method(abc.ABC):
                         state[key] = value.to(self.device)
         return self
 
+    def channels_last(self) -> "Method":
+        """Every network in the channels_last memory format (train.channels_last)."""
+        for net in self.networks.values():
+            net.to(memory_format=torch.channels_last)
+        return self
+
     def train(self, mode: bool = True) -> "Method":
         for net in self.networks.values():
             net.train(mode)

@@ -98,17 +98,17 @@ def train_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress:
     if nproc > 1:
         plan_file = runs_root.parent / "cache" / "plans" / f"{run.run_id}.yaml"
         runs.write_text(plan_file, config_module.dump(run.config))
-        torchrun("bench.train", [str(plan_file), "--run-dir", str(run_dir)], nproc, progress, f"training {run.run_id}")
+        torchrun("train", [str(plan_file), "--run-dir", str(run_dir)], nproc, progress, f"training {run.run_id}")
         return
     from bench.train import train
 
     train(run.config, run_dir=run_dir, progress=progress)
 
 
-def torchrun(module: str, arguments: list[str], nproc: int, progress: bool, what: str) -> None:
-    """Run `python -m module arguments` under torchrun with `nproc` processes on this node."""
+def torchrun(command_name: str, arguments: list[str], nproc: int, progress: bool, what: str) -> None:
+    """Run `inpaint-bench command_name arguments` under torchrun with `nproc` processes here."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
-               "-m", module, *arguments, *([] if progress else ["--no-progress"])]
+               "-m", "bench", command_name, *arguments, *([] if progress else ["--no-progress"])]
     if subprocess.run(command).returncode != 0:
         raise ReproduceError(f"{what} under torchrun failed; rerun to resume")
 
@@ -121,7 +121,7 @@ def eval_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: 
         raise ReproduceError(f"evaluate {run.run_id}: not trained yet ({run_dir} missing); run the train stage")
     say(f"evaluate {run.run_id}")
     if nproc > 1:
-        torchrun("bench.evaluate", [str(run_dir)], nproc, progress, f"evaluating {run.run_id}")
+        torchrun("evaluate", [str(run_dir)], nproc, progress, f"evaluating {run.run_id}")
         return
     evaluate(run_dir, progress=progress)
 

@@ -23,7 +23,7 @@ import os
 import random
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -205,8 +205,7 @@ class Trainer:
         self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
                          if self._gpu_option("bf16") else contextlib.nullcontext())
         if self.channels_last:
-            for network in self.method.networks.values():
-                network.to(memory_format=torch.channels_last)
+            self.method.channels_last()
         self.last_checkpoint: Path | None = None
 
     # --- set-up ---
@@ -432,19 +431,3 @@ def run(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") == "0":
         print(f"trained {run_dir}")
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.train", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = config_module.parse_arguments(parser, argv)
-    try:
-        return run(args)
-    except (config_module.ConfigError, runs.RunError, TrainingError, methods.UnknownMethodError,
-            datasets.DatasetError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -45,8 +45,7 @@ def test_unknown_command_is_refused():
 
 
 def test_overrides_may_follow_the_options(capsys):
-    from bench.cli import build_parser
-    from bench.config import parse_arguments
+    from bench.cli import build_parser, parse_arguments
 
     args = parse_arguments(build_parser(), ["reproduce", "quick", "data.size=64", "--nproc", "2",
                                             "train.iterations=12", "--only", "train"])

@@ -105,12 +105,9 @@ def tiny_config(*overrides: str) -> config.Config:
 
 def main(argv: list[str]) -> int:
     register()
-    command, rest = argv[0], argv[1:]
-    if command == "train":
-        from bench.train import main as run
-    else:
-        from bench.evaluate import main as run
-    return run(rest)
+    from bench.cli import main as run
+
+    return run(argv)
 
 
 if __name__ == "__main__":

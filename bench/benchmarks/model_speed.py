@@ -146,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     method = create(args.method, spec).to(device)
     images, masks = centre_hole_batch(args.batch, args.size, device, args.seed)
     if args.channels_last:
-        for network in method.networks.values():
-            network.to(memory_format=torch.channels_last)
+        method.channels_last()
         images = images.contiguous(memory_format=torch.channels_last)
         masks = masks.contiguous(memory_format=torch.channels_last)
     precision = (torch.autocast(device.type, dtype=torch.bfloat16) if args.bf16

@@ -78,9 +78,9 @@ def color_jitter(image: Image.Image, strength: float, rng: np.random.Generator) 
     }
     factors = {name: rng.uniform(low, 1.0 + strength) for name in ("brightness", "contrast", "saturation")}
     factors["hue"] = rng.uniform(-strength, strength)
-    for index in rng.permutation(len(steps)):
-        name = list(steps)[index]
-        image = steps[name](image, factors[name])
+    names = list(steps)
+    for index in rng.permutation(len(names)):
+        image = steps[names[index]](image, factors[names[index]])
     return image
 
 
