@@ -37,6 +37,8 @@ class ConfigError(ValueError):
 class RunConfig:
     id: str | None = None  # None: derived as <method>-<dataset>-<size>px-seed<seed>
     profile: str | None = None  # the reproduction profile (group) that planned the run, if any
+    # whose training recipe this run follows (a profile's label; recorded as its provenance)
+    recipe: Literal["paper", "authors", "uniform"] | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,10 @@ class DataConfig:
     dataset: str = "sample"
     root: str | None = None
     size: int = field(default=256, metadata={"min": 8})
-    train_masks: Literal["square", "irregular", "mixed"] = "mixed"
+    train_masks: Literal["square", "irregular", "mixed", "glcic", "pluralistic"] = "mixed"
+    # resize the whole image to this side (given at 256 px, scaled with size), then random-crop size²
+    train_resize_crop: int | None = field(default=None, metadata={"min": 256})
+    train_rotation: int = field(default=0, metadata={"min": 0})  # random rotation ±degrees (0: off)
     mask_augment: bool = False  # PEN-Net's train-time mask flip, 0–45° rotation and 1-px dilation
     color_jitter: bool = False  # PEN-Net's train-time ColorJitter(0.05, 0.05, 0.05, 0.05)
     nvidia_masks: str | None = None  # the NVIDIA irregular test set (irregular settings)

@@ -35,7 +35,7 @@ from tqdm import tqdm
 from bench import config as config_module
 from bench import distributed, methods, runs
 from bench.config import Config
-from bench.data import datasets, masks
+from bench.data import augment, datasets, masks
 from bench.data.images import color_jitter, to_image, to_tensor
 from bench.method import Method, MethodSpec
 
@@ -55,9 +55,10 @@ class TrainStream(Dataset):
     """Global sample number g → (image 3HW, mask 1HW, g), a pure function of (seed, g)."""
 
     def __init__(self, dataset: datasets.ImageDataset, *, seed: int, mask_kind: str,
-                 mask_augment: bool = False, color_jitter: bool = False) -> None:
+                 mask_augment: bool = False, color_jitter: bool = False,
+                 resize_crop: int | None = None, rotation: int = 0) -> None:
         self.dataset, self.seed, self.mask_kind, self.mask_augment = dataset, seed, mask_kind, mask_augment
-        self.color_jitter = color_jitter
+        self.color_jitter, self.resize_crop, self.rotation = color_jitter, resize_crop, rotation
         self._epoch, self._order = -1, np.empty(0, dtype=np.int64)
 
     def order(self, epoch: int) -> np.ndarray:
@@ -69,7 +70,8 @@ class TrainStream(Dataset):
     def __getitem__(self, g: int) -> tuple[torch.Tensor, torch.Tensor, int]:
         epoch, position = divmod(g, len(self.dataset))
         rng = np.random.default_rng([self.seed, g])
-        item = self.dataset.augmented(int(self.order(epoch)[position]), rng)
+        item = augment.train_item(self.dataset, int(self.order(epoch)[position]), rng,
+                                  resize_crop=self.resize_crop, rotation=self.rotation)
         mask = masks.training_mask(self.mask_kind, self.dataset.size, rng, augment=self.mask_augment)
         image = item["image"]
         if self.color_jitter:
@@ -258,7 +260,9 @@ class Trainer:
         stream = TrainStream(self.dataset, seed=self.config.train.seed,
                              mask_kind=self.config.data.train_masks,
                              mask_augment=self.config.data.mask_augment,
-                             color_jitter=self.config.data.color_jitter)
+                             color_jitter=self.config.data.color_jitter,
+                             resize_crop=self.config.data.train_resize_crop,
+                             rotation=self.config.data.train_rotation)
         sampler = StepBatches(start, self.config.train.iterations, self.global_batch,
                               self.rank, self.world)
         # Its own generator: a loader draws a seed for its workers when iterated, which would

@@ -94,6 +94,10 @@ class ImageDataset(Dataset, abc.ABC):
     def load(self, i: int) -> Image.Image:
         """Item i as a size × size RGB image (the deterministic, test-protocol view)."""
 
+    def load_at(self, i: int, side: int) -> Image.Image:
+        """Item i as a whole image resized to side × side (the resize-then-crop training view)."""
+        return resize_square(self.load(i), side)
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         return {"image": to_tensor(self.load(i)), "id": self.ids[i], "domain": self.domains[i]}
 
@@ -112,7 +116,10 @@ class FolderDataset(ImageDataset):
         self.root, self.files = Path(root), files
 
     def load(self, i: int) -> Image.Image:
-        return resize_square(read_rgb(self.root / self.files[i]), self.size)
+        return self.load_at(i, self.size)
+
+    def load_at(self, i: int, side: int) -> Image.Image:
+        return resize_square(read_rgb(self.root / self.files[i]), side)
 
 
 class SampleDataset(ImageDataset):

@@ -29,7 +29,10 @@ BUCKETS: list[tuple[float, float]] = [
 BUCKET_LABELS = ["[0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]", "(0.4,0.5]", "(0.5,0.6]"]
 MASK_SETTINGS: list[tuple[str, str]] = [("center", "all")] + [("irregular", b) for b in BUCKET_LABELS]
 NVIDIA_MASKS_PER_BUCKET = 2000
-TRAINING_KINDS = ("square", "irregular", "mixed")
+TRAINING_KINDS = ("square", "irregular", "mixed", "glcic", "pluralistic")
+# GLCIC's training hole at 256 px (Iizuka et al. 2017, Sec. 4: one hole of 96-128 px per side in a
+# 256 crop); the public PyTorch reference (otenim/GLCIC-PyTorch) draws 48-96 instead.
+GLCIC_HOLE_SIDES = (96, 128)
 
 
 class MaskError(ValueError):
@@ -129,14 +132,79 @@ def irregular_mask(size: int, rng: np.random.Generator, bucket: int | None = Non
             return (np.asarray(image) > 0).astype(np.float32)
 
 
+def glcic_hole_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+    """GLCIC's training hole: one rectangle, each side uniform in GLCIC_HOLE_SIDES (scaled with
+    the size, 24-32 px at 64), placed uniformly inside the image."""
+    lo, hi = (max(1, round(side * size / 256)) for side in GLCIC_HOLE_SIDES)
+    height, width = (int(v) for v in rng.integers(lo, hi + 1, size=2))
+    top, left = int(rng.integers(0, size - height + 1)), int(rng.integers(0, size - width + 1))
+    mask = np.zeros((size, size), np.float32)
+    mask[top : top + height, left : left + width] = 1.0
+    return mask
+
+
+def pluralistic_regular_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+    """PIC-Net's mask type 1 (util/task.py random_regular_mask): N ~ U{1..5} rectangles, each
+    corner in [0, S - S/(N+1)]², each extent uniform in [S/(N+7), S - corner]."""
+    mask = np.zeros((size, size), np.float32)
+    count = int(rng.integers(1, 6))
+    limit = int(size - size / (count + 1))
+    for _ in range(count):
+        top, left = (int(v) for v in rng.integers(0, limit + 1, size=2))
+        height = int(rng.integers(int(size / (count + 7)), size - top + 1))
+        width = int(rng.integers(int(size / (count + 7)), size - left + 1))
+        mask[top : top + height, left : left + width] = 1.0
+    return mask
+
+
+def pluralistic_irregular_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+    """PIC-Net's mask type 2 (util/task.py random_irregular_mask): 16-64 shapes, each a line
+    (p 0.6), a filled circle (p 0.2) or a rotated ellipse arc (p 0.2), thickness and radius
+    4-20 px at 256 (scaled with the size), ends, centres and ellipse axes anywhere up to S."""
+    # departure: drawn with Pillow (round-capped lines, arcs as 1-degree polylines), not cv2.
+    scale = size / 256
+    low, high = max(1, round(4 * scale)), max(1, round(20 * scale))
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    for _ in range(int(rng.integers(16, 65))):
+        kind = rng.random()
+        if kind < 0.6:
+            x1, y1, x2, y2 = (int(v) for v in rng.integers(1, size + 1, size=4))
+            width = int(rng.integers(low, high + 1))
+            draw.line((x1, y1, x2, y2), fill=255, width=width)
+            for x, y in ((x1, y1), (x2, y2)):
+                draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+        elif kind < 0.8:
+            x, y = (int(v) for v in rng.integers(1, size + 1, size=2))
+            radius = int(rng.integers(low, high + 1))
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+        else:
+            x, y, axis_x, axis_y = (int(v) for v in rng.integers(1, size + 1, size=4))
+            turn, start, end = (float(v) for v in rng.integers(3, 181, size=3))
+            width = int(rng.integers(low, high + 1))
+            t = np.deg2rad(np.arange(min(start, end), max(start, end) + 1.0))
+            r = np.deg2rad(turn)
+            xs = x + axis_x * np.cos(t) * np.cos(r) - axis_y * np.sin(t) * np.sin(r)
+            ys = y + axis_x * np.cos(t) * np.sin(r) + axis_y * np.sin(t) * np.cos(r)
+            draw.line(list(zip(xs.tolist(), ys.tolist())), fill=255, width=width, joint="curve")
+    return (np.asarray(image) > 0).astype(np.float32)
+
+
 def training_mask(kind: str, size: int, rng: np.random.Generator, augment: bool = False) -> np.ndarray:
-    """A training mask: 'square' (PEN-Net), 'irregular' (our generator), or 'mixed' (50/50)."""
+    """A training mask: 'square' (PEN-Net), 'irregular' (our generator), 'mixed' (50/50),
+    'glcic' (GLCIC's one rectangle) or 'pluralistic' (PIC-Net's default mask types 1 and 2,
+    one drawn uniformly per sample)."""
     if kind == "mixed":
         kind = "square" if rng.random() < 0.5 else "irregular"
     if kind == "square":
         mask = random_square_mask(size, rng)
     elif kind == "irregular":
         mask = irregular_mask(size, rng)
+    elif kind == "glcic":
+        mask = glcic_hole_mask(size, rng)
+    elif kind == "pluralistic":
+        generator = pluralistic_regular_mask if rng.random() < 0.5 else pluralistic_irregular_mask
+        mask = generator(size, rng)
     else:
         raise MaskError(f"training mask kind {kind!r} is unknown; use one of {', '.join(TRAINING_KINDS)}")
     return rotate_dilate_augment(mask, rng) if augment else mask
