@@ -153,6 +153,10 @@ def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reports-root", type=Path, default=Path("results/reports"),
                         help="reports go to REPORTS_ROOT/<profile>/ (default results/reports)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--weights-root", type=Path,
+                        help="folder of released weights, one sub-folder per release (default: weights.root)")
+    parser.add_argument("--train-missing", action="store_true",
+                        help="train a baseline whose released weights are missing, with its authors' recipe")
     _l1_argument(parser)
 
 
@@ -162,7 +166,8 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     reproduce(args.profile, data_root=args.data_root, datasets_filter=args.datasets, methods_filter=args.methods,
               only=args.only, nproc=args.nproc, overrides=list(args.overrides), runs_root=args.runs_root,
-              reports_root=args.reports_root, l1=args.l1, progress=not args.no_progress, warmup=args.estimate)
+              reports_root=args.reports_root, l1=args.l1, progress=not args.no_progress, warmup=args.estimate,
+              weights_root=args.weights_root, train_missing=args.train_missing)
     return 0
 
 

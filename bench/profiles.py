@@ -4,11 +4,20 @@ A profile names datasets and methods, a `base` run config (bench/config.py's sec
 every run, and optional `per_dataset` / `per_method` overrides. Each (method, dataset) pair is
 one run with id `<run_group>-<method>-<dataset>-<size>px` (`run_group` defaults to the profile's
 name), so profiles that share a group (paper and ablation) share their common runs.
+
+Recipes are configuration, so nothing here knows a method by name. `recipe` labels the base
+settings (paper | uniform); a `per_method` entry may say, beside its config sections:
+  recipe: authors         # its settings are that method's authors' recipe (the run's label)
+  release: {DATASET: NAME} # evaluate the released weights NAME instead of training (when present)
+  paper_says: "..."       # the paper's sentence about this method's protocol (for the report)
+  notes: ["..."]          # the choices this profile makes where the paper is silent
+Every trained run's `run.recipe` is its label, recorded as its provenance.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +28,10 @@ from bench import config as config_module
 from bench.config import Config
 
 CONFIG_DIR = Path(__file__).parent / "configs"
-PROFILE_KEYS = {"description", "comparable", "datasets", "methods", "includes", "run_group",
+PROFILE_KEYS = {"description", "comparable", "datasets", "methods", "includes", "run_group", "recipe",
                 "base", "per_dataset", "per_method"}
+PER_METHOD_KEYS = {"recipe", "release", "paper_says", "notes"}  # beside the config sections
+RECIPES = ("paper", "uniform", "authors")
 
 
 class ProfileError(ValueError):
@@ -29,10 +40,32 @@ class ProfileError(ValueError):
 
 @dataclass(frozen=True)
 class PlannedRun:
+    """One run: trained from `config`, or, with `release`, evaluated from those released weights
+    into the folder `released_id` (then `config` is how it is trained under --train-missing)."""
+
     run_id: str
     method: str
     dataset: str
     config: Config
+    release: str | None = None
+
+    @property
+    def released_id(self) -> str:
+        return f"{self.run_id}-released"
+
+    def released_config(self) -> Config:
+        """The evaluation-only config of the release run (nothing in it is trained)."""
+        return dataclasses.replace(self.config, run=dataclasses.replace(
+            self.config.run, id=self.released_id, recipe=None))
+
+
+@dataclass(frozen=True)
+class BaselineProtocol:
+    """What the paper says about one method's protocol, and this profile's notes on it."""
+
+    method: str
+    paper_says: str
+    notes: tuple[str, ...]
 
 
 @dataclass
@@ -43,6 +76,7 @@ class Profile:
     datasets: list[str]
     methods: list[str]
     runs: list[PlannedRun] = field(default_factory=list)
+    protocols: list[BaselineProtocol] = field(default_factory=list)
 
 
 def names() -> list[str]:
@@ -66,7 +100,23 @@ def read(name: str) -> dict[str, Any]:
     unknown = sorted(set(raw) - PROFILE_KEYS)
     if unknown:
         raise ProfileError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(PROFILE_KEYS))}")
+    labels = [("recipe", raw.get("recipe"))]
+    labels += [(f"per_method.{m}.recipe", e.get("recipe")) for m, e in raw.get("per_method", {}).items()]
+    for key, label in labels:
+        if label is not None and label not in RECIPES:
+            raise ProfileError(f"{path}: {key}: bad value {label!r}; expected {' | '.join(RECIPES)}")
+    for method, entry in raw.get("per_method", {}).items():
+        release = entry.get("release", {})
+        missing = [d for d in raw.get("datasets", []) if d not in release]
+        if release and missing:
+            raise ProfileError(f"{path}: per_method.{method}.release names no release for {', '.join(missing)}")
     return raw
+
+
+def _split_entry(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A per_method entry → (its config sections, its profile keys)."""
+    return ({k: v for k, v in entry.items() if k not in PER_METHOD_KEYS},
+            {k: v for k, v in entry.items() if k in PER_METHOD_KEYS})
 
 
 def _dataset_root(data_root: Path | None, dataset: str) -> str | None:
@@ -85,16 +135,24 @@ def _expand(name: str, raw: dict[str, Any], data_root: Path | None, datasets: li
         for method in raw.get("methods", []):
             if (datasets and dataset not in datasets) or (methods and method not in methods):
                 continue
+            sections, keys = _split_entry(raw.get("per_method", {}).get(method, {}))
             settings = _merge(copy.deepcopy(raw.get("base", {})), raw.get("per_dataset", {}).get(dataset, {}))
-            settings = _merge(settings, raw.get("per_method", {}).get(method, {}))
+            settings = _merge(settings, sections)
             settings = _merge(settings, {"method": {"name": method},
                                          "data": {"dataset": dataset, "root": _dataset_root(data_root, dataset)}})
             settings = config_module.apply_overrides(settings, overrides)
             run_id = f"{group}-{method}-{dataset}-{settings.get('data', {}).get('size', 256)}px"
-            settings.setdefault("run", {}).update(id=run_id, profile=group)
+            settings.setdefault("run", {}).update(id=run_id, profile=group,
+                                                  recipe=keys.get("recipe", raw.get("recipe")))
             config = config_module.from_dict(settings, source=f"profile {name} ({method} on {dataset})")
-            planned.append(PlannedRun(run_id, method, dataset, config))
+            planned.append(PlannedRun(run_id, method, dataset, config, keys.get("release", {}).get(dataset)))
     return planned
+
+
+def _protocols(raw: dict[str, Any]) -> list[BaselineProtocol]:
+    return [BaselineProtocol(method, entry["paper_says"], tuple(entry.get("notes", [])))
+            for method, entry in raw.get("per_method", {}).items()
+            if "paper_says" in entry and method in raw.get("methods", [])]
 
 
 def plan(name: str, *, data_root: Path | None = None, datasets: list[str] | None = None,
@@ -115,4 +173,6 @@ def plan(name: str, *, data_root: Path | None = None, datasets: list[str] | None
             if run.run_id not in seen:
                 seen.add(run.run_id)
                 profile.runs.append(run)
+        profile.protocols += [p for p in _protocols(member_raw) if (not methods or p.method in methods)
+                              and p.method not in {q.method for q in profile.protocols}]
     return profile

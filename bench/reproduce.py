@@ -6,10 +6,17 @@ report are rebuilt from the rows. `--only train|eval|report` runs one stage; `--
 `--methods` narrow the plan. With more than one GPU visible (or `--nproc N`) each training and
 each evaluation runs under torchrun. Before training, the paper profiles check the data against Table 1 and print an
 estimate of the training time from a short measured warm-up.
+
+A run the profile evaluates from released weights (`release:` in its per_method entry) is scored
+from the file under the weights folder (--weights-root or weights.root) into its own folder
+`<run id>-released`. Every such file is looked up before anything is trained: one missing stops
+the profile with its name and download page, unless --train-missing, which trains that method
+with the recipe its profile entry gives (its authors') and says so.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import time
@@ -88,6 +95,47 @@ def estimate(profile: profiles.Profile, steps: int = 2) -> float:
     return total
 
 
+def split_releases(profile: profiles.Profile, weights_root: Path | None,
+                   train_missing: bool) -> tuple[list[profiles.PlannedRun], list[tuple[profiles.PlannedRun, Path]]]:
+    """(runs to train, release runs with their weights files); a missing release raises here,
+    before any training, unless `train_missing` moves its run to the trained ones."""
+    from bench import methods, weights
+    from bench.method import ReleaseError
+
+    trained, released, missing = [], [], []
+    for run in profile.runs:
+        if run.release is None:
+            trained.append(run)
+            continue
+        c = run.config
+        root = weights_root or (None if c.weights.root is None else Path(c.weights.root))
+        try:
+            if root is None:
+                raise ReleaseError(f"release {run.release!r}: no weights folder given (--weights-root DIR or weights.root)")
+            method = methods.create(c.method.name, MethodSpec(c.data.size, c.train.iterations, c.data.dataset,
+                                                              c.train.seed, dict(c.method.options)))
+            released.append((run, weights.release_path(method, run.release, root)))
+        except ReleaseError as error:
+            if not train_missing:
+                missing.append(f"{run.released_id}: {error}")
+                continue
+            say(f"{run.run_id}: {error}; --train-missing: training {run.method} on {run.dataset} "
+                f"with its {c.run.recipe or 'profile'} recipe instead")
+            trained.append(run)
+    if missing:
+        raise ReproduceError("released weights missing, nothing was trained (put the files under the weights "
+                             "folder, or pass --train-missing to train these methods with their authors' recipe):\n  "
+                             + "\n  ".join(missing))
+    return trained, released
+
+
+def release_stage(run: profiles.PlannedRun, weights_path: Path, runs_root: Path, progress: bool) -> None:
+    from bench.evaluate import evaluate_official
+
+    say(f"evaluate {run.released_id} from released weights {weights_path}")
+    evaluate_official(run.released_config(), weights_path, run_dir=runs_root / run.released_id, progress=progress)
+
+
 def train_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: bool) -> None:
     run_dir = runs_root / run.run_id
     folder = runs.RunFolder(run_dir)
@@ -140,14 +188,16 @@ def report_stage(profile: profiles.Profile, runs_root: Path, out_dir: Path, l1: 
     from bench import tables
     from bench.report.build import build_report
 
-    run_dirs = [runs_root / r.run_id for r in profile.runs if (runs_root / r.run_id / "eval" / "rows.csv").is_file()]
+    ids = [i for r in profile.runs for i in ([r.run_id] if r.release is None else [r.released_id, r.run_id])]
+    run_dirs = [runs_root / i for i in ids if (runs_root / i / "eval" / "rows.csv").is_file()]
     if not run_dirs:
         raise ReproduceError(f"no evaluated runs of profile {profile.name!r} under {runs_root}; run the eval stage")
     rows = tables.load_rows(run_dirs)
     tables.write_tables(tables.build_tables(rows, tables.load_paper(), l1=l1, data_counts=data_counts),
                         out_dir / "tables")
     title = f"inpaint-bench — {profile.name}: {profile.description}"
-    report = build_report(run_dirs, out_dir, l1=l1, title=title, data_counts=data_counts)
+    report = build_report(run_dirs, out_dir, l1=l1, title=title, data_counts=data_counts,
+                          protocols=profile.protocols)
     print(summary(rows, l1))
     return report
 
@@ -156,7 +206,8 @@ def reproduce(profile_name: str, *, data_root: Path | None = None, datasets_filt
               methods_filter: list[str] | None = None, only: str | None = None, nproc: int | None = None,
               overrides: list[str] | None = None, runs_root: Path = runs.RUNS_ROOT,
               reports_root: Path = REPORTS_ROOT, l1: str = "l1_rel_pct", progress: bool = True,
-              warmup: bool | None = None) -> Path | None:
+              warmup: bool | None = None, weights_root: Path | None = None,
+              train_missing: bool = False) -> Path | None:
     profile = profiles.plan(profile_name, data_root=data_root, datasets=datasets_filter,
                             methods=methods_filter, overrides=overrides)
     if not profile.runs:
@@ -168,14 +219,17 @@ def reproduce(profile_name: str, *, data_root: Path | None = None, datasets_filt
     say(f"device: {describe_device()}; processes per training: {nproc}")
     cache = profile.runs[0].config.data.cache_dir
     data_counts = check_data(profile, None if cache is None else Path(cache))
+    trained, released = split_releases(profile, weights_root, train_missing)
     if only in (None, "train"):
         if warmup if warmup is not None else profile.comparable:
-            estimate(profile)
-        for run in profile.runs:
+            estimate(dataclasses.replace(profile, runs=trained))
+        for run in trained:
             train_stage(run, runs_root, nproc, progress)
     if only in (None, "eval"):
-        for run in profile.runs:
+        for run in trained:
             eval_stage(run, runs_root, nproc, progress)
+        for run, weights_path in released:
+            release_stage(run, weights_path, runs_root, progress)
     if only in (None, "report"):
         report = report_stage(profile, runs_root, reports_root / profile.name, l1, data_counts)
         if not profile.comparable:

@@ -202,8 +202,9 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
     run.path.mkdir(parents=True, exist_ok=True)
     run.checkpoints.mkdir(exist_ok=True)
     write_text(run.config_file, config_module.dump(config))
-    write_json(run.manifest_file, new_manifest(config, command=command, device=device,
-                                               world_size=world_size))
+    write_json(run.manifest_file, {**new_manifest(config, command=command, device=device,
+                                                  world_size=world_size),
+                                   "provenance": trained_provenance(config)})
     return run
 
 
@@ -250,6 +251,11 @@ def new_manifest(config: Config, *, command: list[str], device: str, world_size:
         "status": "running",
         "resumed": [],
     }
+
+
+def trained_provenance(config: Config) -> dict[str, Any]:
+    """Where a trained run's weights come from: training, under its profile's recipe label."""
+    return {"kind": "trained", "recipe": config.run.recipe}
 
 
 def finish_run(run: RunFolder) -> None:

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import jinja2
 import numpy as np
@@ -35,6 +35,8 @@ STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
                   tables.STATUS_PROXY: "proxy", tables.STATUS_NOT_IN_PAPER: "notinpaper",
                   "differs": "differs"}
 SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
+RECIPE_LABELS = {"authors": "authors' recipe", "uniform": "uniform recipe", "paper": "the paper's recipe",
+                 None: "own config (no profile recipe)"}
 
 
 # --- run folders -------------------------------------------------------------------------------
@@ -105,6 +107,24 @@ class RunInfo:
     @property
     def samples_dir(self) -> Path:
         return self.path / "eval" / "samples"
+
+    @property
+    def released(self) -> bool:
+        return lookup(self.manifest, "provenance.kind") == "released"
+
+    def provenance(self, digits: int = 12) -> str:
+        """Where this run's weights come from, e.g. "trained — authors' recipe" or "released
+        weights (gen.pth, sha256 …)" (sha256 shortened to `digits` hex digits)."""
+        found = self.manifest.get("provenance") or {}
+        if found.get("kind") == "released":
+            files = "; ".join(f"{name}, sha256 {digest[:digits]}" for name, digest in found.get("files", {}).items())
+            return f"released weights {found.get('release', '')} ({files})".replace("  ", " ")
+        if found.get("kind") == "trained":
+            recipe = found.get("recipe")
+            return f"trained — {RECIPE_LABELS.get(recipe, f'{recipe} recipe')}"
+        if self.manifest.get("official_checkpoint"):
+            return f"official checkpoint ({self.manifest['official_checkpoint']})"
+        return "trained — recipe not recorded"
 
 
 def read_run(path: Path) -> RunInfo:
@@ -178,12 +198,16 @@ def _delta_class(delta: Any, higher: bool, comparable: bool) -> str:
     return "better" if (delta > 0) == higher else "worse"
 
 
-def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame) -> TableView:
-    """A paper table: ours [CI], paper, Δ per metric; best per column bold, Δ coloured."""
+def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
+                     provenance: Mapping[str, str] | None = None) -> TableView:
+    """A paper table: ours [CI], paper, Δ per metric; best per column bold, Δ coloured.
+    `provenance` (run id → where its weights come from) fills the Provenance column."""
+    provenance = provenance or {}
     header = [Cell("Dataset", rowspan=2)]
     if spec.per_bucket:
         header.append(Cell("Bucket", rowspan=2))
-    header += [Cell("Method", rowspan=2), Cell("Run", rowspan=2), Cell("n", rowspan=2)]
+    header += [Cell("Method", rowspan=2), Cell("Run", rowspan=2), Cell("Provenance", rowspan=2),
+               Cell("n", rowspan=2)]
     header += [Cell(f"{label} {'↑' if higher else '↓'}", colspan=3)
                for _, higher, label in tables.METRICS.values()]
     header.append(Cell("Status", rowspan=2))
@@ -202,7 +226,8 @@ def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame) -> TableView:
         cells = [Cell(record["dataset"])]
         if spec.per_bucket:
             cells.append(Cell(record["bucket"]))
-        cells += [Cell(method, "method"), Cell(fmt(record["run_id"])), Cell(fmt(record["n"]), "num")]
+        cells += [Cell(method, "method"), Cell(fmt(record["run_id"])),
+                  Cell(provenance.get(record["run_id"], "—"), "method"), Cell(fmt(record["n"]), "num")]
         for metric, (_, higher, _) in tables.METRICS.items():
             ours = record[f"{metric}_ours"]
             interval = "" if _missing(ours) else (
@@ -278,14 +303,15 @@ def audit_views(audit: pd.DataFrame) -> list[TableView]:
 
 
 def runs_view(runs: list[RunInfo], rows: pd.DataFrame) -> TableView:
-    columns = ["run", "method", "dataset", "profile", "status", "git SHA", "dirty", "device",
+    columns = ["run", "method", "dataset", "profile", "provenance", "status", "git SHA", "dirty", "device",
                "started", "finished", "iterations", "last logged step", "evaluated checkpoint",
                "image size", "seed"]
     records = []
     for run in runs:
         evaluated = rows.loc[rows["run_id"] == run.run_id, "checkpoint"].unique()
         records.append([
-            run.run_id, run.method, run.dataset, run.profile or "—", run.manifest.get("status"),
+            run.run_id, run.method, run.dataset, run.profile or "—", run.provenance(),
+            run.manifest.get("status"),
             (run.manifest.get("git_sha") or "—")[:12], run.manifest.get("git_dirty"),
             run.manifest.get("device"), _short_time(run.manifest.get("started")),
             _short_time(run.manifest.get("finished")),
@@ -312,6 +338,7 @@ class MethodCard:
     parameters: list[tuple[str, str]]
     protocol: list[tuple[str, str]]
     departures: list[str]
+    provenance: str = ""
 
 
 @dataclass
@@ -336,6 +363,11 @@ def _protocol_entries(runs: list[RunInfo]) -> list[tuple[str, str]]:
 
 def _augmentation(run: RunInfo) -> str:
     parts = ["horizontal flip"]
+    if lookup(run.config, "data.train_resize_crop"):
+        parts.insert(0, f"resize to {lookup(run.config, 'data.train_resize_crop')}² at 256 px (scaled "
+                        "with the size), then a random crop")
+    if lookup(run.config, "data.train_rotation"):
+        parts.append(f"random rotation ±{lookup(run.config, 'data.train_rotation')}°")
     if lookup(run.config, "data.mask_augment"):
         parts.append("PEN-Net's mask flip, rotation and dilation")
     if lookup(run.config, "data.color_jitter"):
@@ -359,8 +391,15 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
         *_protocol_entries(runs),
     ]
     for run in runs:
+        if run.released:
+            glance.append((f"Run {run.run_id}", (
+                f"{run.method} on {run.dataset}; {run.provenance(64)}; resolution "
+                f"{lookup(run.config, 'data.size', '?')} px; test images "
+                f"{lookup(run.config, 'eval.count') or 'whole test split'}; {_mask_source(run)}")))
+            continue
         glance.append((f"Run {run.run_id}", (
-            f"{run.method} on {run.dataset}; resolution {lookup(run.config, 'data.size', '?')} px; "
+            f"{run.method} on {run.dataset}; {run.provenance()}; "
+            f"resolution {lookup(run.config, 'data.size', '?')} px; "
             f"iterations {lookup(run.config, 'train.iterations', '?')}; "
             f"batch {lookup(run.config, 'train.batch_size', '?')} "
             f"({lookup(run.config, 'train.batch_size_scope', '?')}); "
@@ -374,10 +413,25 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
             f"{card.get('name', run.method)} [{run.run_id}]", str(card.get("description", "")),
             [(k, f"{v:,}") for k, v in card.get("parameter_counts", {}).items()],
             [(str(k), str(v)) for k, v in card.get("protocol", {}).items()],
-            [str(d) for d in card.get("departures", [])]))
+            [str(d) for d in card.get("departures", [])], run.provenance(64)))
     gaps = [c for c, run in zip(cards, runs) if run.method in SRPNET_FAMILY]
     others = [c for c, run in zip(cards, runs) if run.method not in SRPNET_FAMILY]
     return Protocol(glance, others, gaps)
+
+
+def baseline_protocol_view(protocols: Sequence[Any], runs: list[RunInfo]) -> TableView:
+    """Each method's protocol beside the paper's sentence about it (Section 4.1), with what this
+    report's runs of it are (their provenance per dataset) and the profile's notes."""
+    rows = []
+    for protocol in protocols:
+        ours = [f"{run.dataset}: {run.provenance()}" for run in runs if run.method == protocol.method]
+        rows.append(Row([Cell(protocol.method, "method"), Cell(f"“{protocol.paper_says}”"),
+                         Cell("; ".join(ours) or "no run in this report"),
+                         Cell(" ".join(protocol.notes) or "—")]))
+    header = [[Cell("Method"), Cell("The paper (Section 4.1)"), Cell("This report's runs"), Cell("Protocol notes")]]
+    return TableView("baseline-protocols", "Each method's protocol beside the paper's sentence about it",
+                     header, rows, "Quotes from the paper's Section 4.1; notes from the profile's "
+                     "per_method entries (bench/configs).", wrap=True)
 
 
 # --- the page ----------------------------------------------------------------------------------
@@ -405,11 +459,13 @@ def _sample_sections(runs: list[RunInfo], rows: pd.DataFrame) -> list[figures.Sa
 def build_report(run_dirs: list[Path], out_dir: Path, *, l1: str = tables.DEFAULT_L1,
                  title: str | None = None, paper_csv: Path | None = None,
                  data_counts: Mapping[str, Mapping[str, int]] | None = None,
-                 n_boot: int = 1000, seed: int = 0) -> Path:
+                 n_boot: int = 1000, seed: int = 0, protocols: Sequence[Any] = ()) -> Path:
     """Write out_dir/report.html (self-contained, written atomically); returns its path.
 
     `data_counts` ({dataset: {split: images found}}, from the data check) fills Table 1's
-    "found" column; `paper_csv` defaults to results/paper/paper_tables.csv."""
+    "found" column; `paper_csv` defaults to results/paper/paper_tables.csv; `protocols` (a
+    profile's `BaselineProtocol`s) adds the section setting each method's protocol beside the
+    paper's sentence about it."""
     tables.check_l1(l1)
     if not run_dirs:
         raise ValueError("build_report: no run folders given")
@@ -423,7 +479,8 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, l1: str = tables.DEFAUL
                               status_column="status",
                               note="paper: the paper's Table 1; found: the data check's count; "
                                    "evaluated: distinct test images in our rows.")]
-    table_views += [paper_table_view(specs[key], built[key]) for key in specs]
+    provenance = {run.run_id: run.provenance() for run in runs}
+    table_views += [paper_table_view(specs[key], built[key], provenance) for key in specs]
     plots = [(specs[key].title, figures.data_uri(figures.bucket_figure(built[key], specs[key].title)))
              for key in specs if specs[key].per_bucket]
     losses = [(run.run_id, figures.data_uri(figures.loss_figure(run.losses, f"{run.run_id} ({run.method})")))
@@ -446,6 +503,7 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, l1: str = tables.DEFAUL
         losses=losses,
         grids=_sample_sections(runs, rows),
         protocol=protocol_view(runs, l1),
+        baselines=baseline_protocol_view(protocols, runs) if protocols else None,
     )
     path = Path(out_dir) / "report.html"
     write_text(path, html)
