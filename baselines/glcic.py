@@ -22,7 +22,8 @@ from torch import nn
 from baselines.glcic_networks import CompletionNetwork, ContextDiscriminator
 from baselines.glcic_postprocess import postprocess
 from bench import distributed
-from bench.method import Method, MethodSpec, OptionError, take_options
+from baselines import glcic_release
+from bench.method import Method, MethodSpec, OptionError, Release, take_options
 
 DEFAULTS = {
     "postprocess": False,
@@ -194,6 +195,9 @@ class GLCIC(Method):
 
     def departures(self) -> list[str]:
         return list(DEPARTURES)
+
+    def releases(self) -> tuple[Release, ...]:
+        return glcic_release.RELEASES
 
     def protocol(self) -> dict[str, str]:
         return {"glcic_postprocess": "on" if self.options["postprocess"] else "off"}

@@ -2,8 +2,9 @@
 
 PEN-Net is SRPNet's generator without residual blocks, with PEN-Net's spectral-norm patch
 critic and its per-dataset settings (GAN type, LR schedule): so it is built as that variant of
-`SRPNetMethod`, and the ablation's "baseline" row is literally this network. The authors' released
-generator checkpoints load by their own parameter names (`load_official_generator`).
+`SRPNetMethod`, and the ablation's "baseline" row is the same network. The authors' four released
+generators (`{"netG": state_dict}`, bare or `module.`-prefixed) load by their own parameter names
+through `load_official` (the Method contract).
 """
 
 from __future__ import annotations
@@ -13,44 +14,73 @@ from typing import Any
 
 import torch
 
-from bench.method import Method, MethodSpec, OptionError, take_options
-from models.generator import PyramidContextGenerator
+from bench.method import (Method, MethodSpec, OfficialTensor, OfficialWeights, Release,
+                          ReleaseError, take_options)
 from models.schedule import settings_for
 from models.srpnet import SRPNetMethod
 
-DEFAULTS: dict[str, Any] = {
-    "official_generator": None,  # path to a released gen_*.pth, loaded after construction
-}
-# The official trainer saves {"netG": state_dict} (core/trainer.py `save`).
+DEFAULTS: dict[str, Any] = {}
+# The official trainer saves {"netG": state_dict} (core/trainer.py `save`) as gen_<epoch>.pth.
 CHECKPOINT_KEY = "netG"
 WRAPPER_PREFIX = "module."  # what nn.DataParallel / DDP put before every name
+FORMAT = "pennet-netG"
+DOWNLOAD = "https://github.com/researchmm/PEN-Net-for-Inpainting/tree/pytorch#pretrained-models"
+# README "Pretrained models" (branch pytorch): one Google Drive folder per dataset; the file is the
+# trainer's gen_<epoch>.pth, whose epoch the README does not give, hence the pattern.
+RELEASES = tuple(
+    Release(f"pennet-{dataset}", dataset, ("gen_*.pth",), f"{DOWNLOAD} ({link})")
+    for dataset, link in (
+        ("celeba-hq", "https://drive.google.com/open?id=1Xf_LwP38PLL78817nXfpsHsLuCNWoPX9"),
+        ("dtd", "https://drive.google.com/open?id=1OCrML2j6apv44-TxJvpOLOzavJmxZtJr"),
+        ("facade", "https://drive.google.com/open?id=1cTcEMIuii3jJfc5sstXxMQNyTVcV3I8K"),
+        ("places2", "https://drive.google.com/open?id=1Hd8DUCJMGnCZz53_19zV4_p06YJ0UDt2"),
+    )
+)
 
 
-def official_state_dict(checkpoint: dict[str, Any], source: str) -> dict[str, torch.Tensor]:
-    """The generator state dict inside an official checkpoint (wrapped or bare)."""
-    state = checkpoint.get(CHECKPOINT_KEY, checkpoint)
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError(f"{source}: not a PEN-Net generator checkpoint (no tensor state dict)")
-    return {
-        name[len(WRAPPER_PREFIX):] if name.startswith(WRAPPER_PREFIX) else name: tensor
-        for name, tensor in state.items()
-    }
+def read_torch_file(path: Path) -> Any:
+    """torch.load onto the CPU (tensors saved on CUDA load without CUDA), tensors only."""
+    try:
+        return torch.load(Path(path), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ReleaseError(f"{path}: released weights not found") from None
+    except Exception as error:  # a truncated or foreign file: torch's own reason, on one line
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ReleaseError(f"{path}: not a readable torch file ({reason})") from None
 
 
-def load_official_generator(generator: PyramidContextGenerator, path: str | Path) -> None:
-    """Load the authors' released generator weights (e.g. gen_00030.pth) into `generator`.
+def official_state_dict(checkpoint: Any, source: str) -> dict[str, tuple[str, torch.Tensor]]:
+    """The generator entries of an official checkpoint (`netG`-wrapped or bare): our name (the
+    DataParallel prefix dropped) -> (its name in the file, tensor)."""
+    state = checkpoint.get(CHECKPOINT_KEY, checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
+        raise ReleaseError(f"{source}: not a PEN-Net generator checkpoint (no netG tensor state dict)")
+    return {name.removeprefix(WRAPPER_PREFIX): (name, tensor) for name, tensor in state.items()}
 
-    Accepts the official `{"netG": state_dict}` file or a bare state dict; names must match
-    exactly (strict), so a wrong or partial file fails with torch's list of mismatched keys.
-    """
-    checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    generator.load_state_dict(official_state_dict(checkpoint, str(path)), strict=True)
+
+class PENNet(SRPNetMethod):
+    """SRPNet's plain-encoder, patch-critic variant, with the authors' released generators."""
+
+    def releases(self) -> tuple[Release, ...]:
+        return RELEASES
+
+    def read_official(self, path: Path) -> OfficialWeights:
+        """A released gen_*.pth: every netG entry lands on our generator under the same name."""
+        if Path(path).is_dir():
+            raise ReleaseError(f"{path}: a PEN-Net release is one file (gen_*.pth), not a folder")
+        state = official_state_dict(read_torch_file(path), str(path))
+        if not set(state) & set(self.generator.state_dict()):  # recognised by its names
+            raise ReleaseError(f"{path}: not a PEN-Net generator checkpoint "
+                               f"(none of its {len(state)} names is a PEN-Net generator name)")
+        return OfficialWeights(FORMAT, (Path(path),), tuple(
+            OfficialTensor(Path(path), source, "generator", name, tensor)
+            for name, (source, tensor) in state.items()))
 
 
 def build(spec: MethodSpec) -> Method:
     """The registry's factory for `pennet`: the faithful PEN-Net with its dataset's settings."""
-    options = take_options("pennet", spec.options, DEFAULTS)
-    method = SRPNetMethod(
+    take_options("pennet", spec.options, DEFAULTS)
+    return PENNet(
         spec,
         residual_blocks=False,
         discriminator="patch",
@@ -58,9 +88,3 @@ def build(spec: MethodSpec) -> Method:
         lr=1e-4,
         betas=(0.5, 0.999),
     )
-    if options["official_generator"] is not None:
-        path = Path(options["official_generator"])
-        if not path.is_file():
-            raise OptionError(f"pennet: official_generator {str(path)!r} is not a file")
-        load_official_generator(method.generator, path)
-    return method

@@ -36,7 +36,8 @@ from baselines.picnet_networks import (
     Generator,
     init_like_official,
 )
-from bench.method import Method, MethodSpec, OptionError, take_options
+from baselines import picnet_release
+from bench.method import Method, MethodSpec, OptionError, Release, take_options
 
 DEFAULTS = {
     "samples": 1,  # prior samples drawn per image at test time (official test: 50)
@@ -328,6 +329,10 @@ class PICNet(Method):
         index = scores.argmin(dim=0).to(candidates.device)
         chosen = candidates[index, torch.arange(candidates.shape[1], device=candidates.device)]
         return chosen, index
+
+    # --- released weights ---------------------------------------------------------------
+    def releases(self) -> tuple[Release, ...]:
+        return picnet_release.RELEASES
 
     # --- reporting -----------------------------------------------------------------------
     def protocol(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """Typed run configuration: YAML in, frozen dataclasses out, and back to YAML.
 
-A run's config has five sections (run, method, data, train, eval). Unknown keys are errors that
+A run's config has six sections (run, method, data, train, eval, weights). Unknown keys are errors that
 name the key's dotted path and suggest the closest known key; bad values name the key and the
 value. `apply_overrides` applies command-line settings such as "train.iterations=10".
 
@@ -92,12 +92,18 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class WeightsConfig:
+    root: str | None = None  # the authors' released weights: ROOT/<release name>/ (bench.weights)
+
+
+@dataclass(frozen=True)
 class Config:
     run: RunConfig = field(default_factory=RunConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)
 
     @property
     def run_id(self) -> str:

@@ -249,9 +249,6 @@ def method_from_official(config: Config, spec: MethodSpec, path: Path, device: t
         raise EvaluationError(f"{path}: official checkpoint not found")
     torch.manual_seed(config.train.seed)
     method = methods.create(config.method.name, spec)
-    if not hasattr(method, "load_official"):
-        raise EvaluationError(f"method {config.method.name!r} has no load_official hook; it "
-                              f"cannot evaluate the official checkpoint {path}")
     method.to(device).load_official(Path(path))
     return method
 

@@ -41,8 +41,6 @@ def load_method(name: str, checkpoint: Path, size: int) -> tuple[Method, int]:
             raise InpaintError(f"{checkpoint}: holds method {state['method_name']!r}, not {name!r}")
         return method_from_checkpoint(Path(checkpoint), torch.device("cpu")), int(state["spec"]["image_size"])
     method = methods.create(name, MethodSpec(image_size=size))
-    if not hasattr(method, "load_official"):
-        raise InpaintError(f"{checkpoint}: not a run checkpoint, and method {name!r} cannot load official weights")
     method.load_official(Path(checkpoint))
     return method, size
 

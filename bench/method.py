@@ -8,7 +8,9 @@ converts inside its own adapter. The trainer and evaluator call only what is def
 from __future__ import annotations
 
 import abc
+import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -49,6 +51,92 @@ def take_options(method: str, options: dict[str, Any], defaults: dict[str, Any])
             f"known: {', '.join(sorted(defaults))}"
         )
     return {**defaults, **options}
+
+
+@dataclass(frozen=True)
+class Release:
+    """One set of weights as its authors publish them.
+
+    `files` are the names inside WEIGHTS_ROOT/<name>/ as the authors distribute them; a name may
+    be a glob pattern where the authors' file name carries a training epoch we cannot know
+    (PEN-Net's `gen_*.pth`): it must then match exactly one file.
+    """
+
+    name: str  # stable id used in configs, e.g. "pennet-celeba-hq"
+    trained_on: str  # the authors' training set: "celeba-hq", "dtd", "facade", "places2", ...
+    files: tuple[str, ...]  # file names inside WEIGHTS_ROOT/<name>/
+    source: str  # the authors' download page
+
+
+class ReleaseError(ValueError):
+    """Released weights that are missing, or that do not match the method's networks."""
+
+
+@dataclass(frozen=True)
+class OfficialTensor:
+    """One tensor of a released file and where it lands: `network`'s state-dict entry `key`."""
+
+    file: Path
+    source_key: str  # its name in the authors' file
+    network: str  # a key of Method.networks
+    key: str  # our state_dict() name
+    tensor: torch.Tensor
+
+
+@dataclass(frozen=True)
+class OfficialWeights:
+    """What a method read from released weights: the format it recognised and every tensor."""
+
+    format: str
+    files: tuple[Path, ...]
+    tensors: tuple[OfficialTensor, ...]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_official(networks: dict[str, nn.Module], weights: OfficialWeights) -> None:
+    """Raise ReleaseError unless `weights` fill every entry of the networks they touch, exactly:
+    the error names the file, the first missing or unexpected key, and both shapes."""
+    given: dict[tuple[str, str], OfficialTensor] = {}
+    for item in weights.tensors:
+        if item.network not in networks:
+            raise ReleaseError(f"{item.file}: {item.source_key} maps to network {item.network!r}, "
+                               f"which this method lacks ({', '.join(networks)})")
+        given[item.network, item.key] = item
+    for name in dict.fromkeys(item.network for item in weights.tensors):
+        ours = networks[name].state_dict()
+        files = ", ".join(str(f) for f in weights.files)
+        for key, tensor in ours.items():
+            item = given.pop((name, key), None)
+            if item is None:
+                raise ReleaseError(f"{files}: {name}.{key} {tuple(tensor.shape)} is missing "
+                                   "from the released weights")
+            if tuple(item.tensor.shape) != tuple(tensor.shape):
+                raise ReleaseError(f"{item.file}: {item.source_key} has shape "
+                                   f"{tuple(item.tensor.shape)}; ours ({name}.{key}) is "
+                                   f"{tuple(tensor.shape)}")
+    if given:
+        item = next(iter(given.values()))
+        raise ReleaseError(f"{item.file}: unexpected {item.source_key} {tuple(item.tensor.shape)} "
+                           f"(maps to {item.network}.{item.key}, which our network lacks)")
+
+
+def provenance(weights: OfficialWeights, releases: tuple[Release, ...] = ()) -> dict[str, Any]:
+    """The record `Method.load_official` returns: what was loaded, from which files (sha256).
+
+    `release` is the name of the release whose WEIGHTS_ROOT/<name>/ folder holds the files
+    (the layout of bench.weights), else None: the content says the format, not the dataset.
+    """
+    folders = {Path(f).resolve().parent.name for f in weights.files}
+    names = [r.name for r in releases if {r.name} == folders]
+    return {"kind": "released", "format": weights.format, "release": names[0] if names else None,
+            "files": {Path(f).name: sha256(f) for f in weights.files}}
 
 
 class Method(abc.ABC):
@@ -96,6 +184,36 @@ class Method(abc.ABC):
     def protocol(self) -> dict[str, str]:
         """Evaluation choices a reader needs (e.g. PIC-Net's sample selection)."""
         return {}
+
+    def releases(self) -> tuple[Release, ...]:
+        """The weights this method's authors publish (empty: none)."""
+        return ()
+
+    def read_official(self, path: Path) -> OfficialWeights:
+        """Read released weights at `path` (a file, or the release folder of a several-file
+        release) and map every tensor onto `self.networks`, recognising the format by content.
+
+        Raises ReleaseError if the content is not a format this method knows.
+        """
+        known = ", ".join(r.name for r in self.releases()) or "none"
+        raise ReleaseError(f"method {self.name!r} cannot load released weights ({path}); "
+                           f"releases it knows: {known}")
+
+    def load_official(self, path: Path) -> dict[str, Any]:
+        """Load the authors' released weights strictly into `self.networks`.
+
+        Everything or nothing: a mismatch raises ReleaseError naming the file, the first missing
+        or unexpected key and both shapes, and leaves the networks as they were. Returns the
+        provenance {"kind": "released", "format", "release" (name or None), "files": {name:
+        sha256}}.
+        """
+        weights = self.read_official(Path(path))
+        check_official(self.networks, weights)
+        with torch.no_grad():
+            for item in weights.tensors:
+                target = self.networks[item.network].state_dict()[item.key]
+                target.copy_(item.tensor.to(dtype=target.dtype))
+        return provenance(weights, self.releases())
 
     def extra_state(self) -> dict[str, Any]:
         """Method state beyond networks and optimisers (kept in checkpoints)."""

@@ -11,7 +11,11 @@ from pathlib import Path
 
 import pytest
 
-PARITY = Path(__file__).resolve().parents[2] / "shared" / "parity"
+_ROOT = Path(__file__).resolve().parents[1]
+# `shared/` sits beside the checkout (/work/shared for /work/main), or inside it (a worktree's
+# or the device machine's copy).
+PARITY = next((p for p in (_ROOT / "shared" / "parity", _ROOT.parent / "shared" / "parity")
+               if p.is_dir()), _ROOT.parent / "shared" / "parity")
 
 
 def needs(*relative: str) -> pytest.MarkDecorator:

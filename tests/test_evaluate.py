@@ -16,6 +16,7 @@ from PIL import Image
 
 from bench import evaluate, methods, runs, train
 from bench.data import masks
+from bench.method import ReleaseError
 from tests import toy_method
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,7 +114,7 @@ def test_official_weights_go_through_load_official(run_dir, tmp_path):
     assert [r["psnr"] for r in rows] == [r["psnr"] for r in ours]  # the same weights
     assert runs.RunFolder(official).read_manifest()["status"] == "finished"
     plain = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="toy-plain"))
-    with pytest.raises(evaluate.EvaluationError, match="'toy-plain' has no load_official hook"):
+    with pytest.raises(ReleaseError, match="'toy-plain' cannot load released weights"):
         evaluate.evaluate(plain, run_dir=tmp_path / "plain", official=weights, progress=False)
 
 

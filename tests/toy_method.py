@@ -5,8 +5,8 @@ it useful for tests: `noise` adds seeded torch noise to its input (so exact resu
 the RNG), `sleep` slows each step (so a test can kill it mid-run), `nan_at_step` makes the loss
 non-finite at that step.
 
-`OfficialToy` adds a `load_official(path)` hook (a plain state dict of its network), which the
-evaluator needs for official checkpoints; "toy-plain" is the same method without it.
+`OfficialToy` reads released weights (`read_official`: a plain state dict of its network), which
+the evaluator needs for official checkpoints; "toy-plain" is the same method without them.
 
 `python -m tests.toy_method train|evaluate ARGS…` registers the methods and runs the harness's
 own command line, so subprocess tests (SIGKILL, torchrun) use the real entry points.
@@ -23,11 +23,11 @@ import torch
 from torch import nn
 
 from bench import config, methods
-from bench.method import Method, MethodSpec, take_options
+from bench.method import Method, MethodSpec, OfficialTensor, OfficialWeights, take_options
 
 ENTRIES = {
     "toy": methods.Entry("tests.toy_method:build", "a two-layer test inpainter"),
-    "toy-plain": methods.Entry("tests.toy_method:build_plain", "the same, without load_official"),
+    "toy-plain": methods.Entry("tests.toy_method:build_plain", "the same, without released weights"),
 }
 DEFAULTS = {"width": 8, "noise": 0.0, "sleep": 0.0, "nan_at_step": -1}
 
@@ -74,8 +74,10 @@ class ToyMethod(Method):
 
 
 class OfficialToy(ToyMethod):
-    def load_official(self, path: Path) -> None:
-        self.networks["g"].load_state_dict(torch.load(path, map_location=self.device))
+    def read_official(self, path: Path) -> OfficialWeights:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return OfficialWeights("toy-state-dict", (Path(path),), tuple(
+            OfficialTensor(Path(path), key, "g", key, tensor) for key, tensor in state.items()))
 
 
 def build(spec: MethodSpec) -> OfficialToy:

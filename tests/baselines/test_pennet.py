@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from baselines.pennet import build, load_official_generator
-from bench.method import MethodSpec, OptionError
+from baselines.pennet import build
+from bench.method import MethodSpec, OptionError, ReleaseError
 from bench.methods import create
 from models.discriminators import PatchDiscriminator
 from tests.parity import PARITY, needs, official_rows
@@ -29,14 +29,12 @@ def test_pennet_is_the_plain_generator_with_the_patch_critic():
     assert not method.residual_blocks and isinstance(method.discriminator, PatchDiscriminator)
     assert method.gan_type == "hinge"
     assert build(MethodSpec(image_size=64, dataset="dtd")).gan_type == "nsgan"
-    assert type(method) is type(create("srpnet", MethodSpec(image_size=64)))
+    assert isinstance(method, type(create("srpnet", MethodSpec(image_size=64))))
 
 
 def test_pennet_accepts_only_its_options():
     with pytest.raises(OptionError, match="residual_blocks"):
         build(MethodSpec(image_size=64, options={"residual_blocks": True}))
-    with pytest.raises(OptionError, match="nowhere.pth"):
-        build(MethodSpec(image_size=64, options={"official_generator": "/nowhere.pth"}))
 
 
 @needs_parity
@@ -50,7 +48,9 @@ def test_official_checkpoint_forms_load(tmp_path, form):
     }[form]
     path = tmp_path / "gen_00030.pth"
     torch.save(saved, path)
-    method = build(MethodSpec(image_size=64, options={"official_generator": str(path)}))
+    method = build(MethodSpec(image_size=64))
+    record = method.load_official(path)
+    assert record["format"] == "pennet-netG" and list(record["files"]) == ["gen_00030.pth"]
     loaded = method.generator.state_dict()
     assert all(torch.equal(loaded[name], tensor) for name, tensor in weights.items())
 
@@ -61,11 +61,17 @@ def test_a_wrong_checkpoint_is_refused(tmp_path):
     weights.pop("decoder.2.bias")
     path = tmp_path / "partial.pth"
     torch.save({"netG": weights}, path)
-    with pytest.raises(RuntimeError, match="decoder.2.bias"):
-        load_official_generator(build(MethodSpec(image_size=64)).generator, path)
+    method = build(MethodSpec(image_size=64))
+    before = {k: v.clone() for k, v in method.generator.state_dict().items()}
+    with pytest.raises(ReleaseError, match=r"partial\.pth: generator\.decoder\.2\.bias \(3,\) is missing"):
+        method.load_official(path)
     torch.save({"netG": [1, 2]}, path)
-    with pytest.raises(ValueError, match="partial.pth"):
-        load_official_generator(build(MethodSpec(image_size=64)).generator, path)
+    with pytest.raises(ReleaseError, match="partial.pth: not a PEN-Net generator checkpoint"):
+        method.load_official(path)
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.raises(ReleaseError, match="partial.pth: not a readable torch file"):
+        method.load_official(path)
+    assert all(torch.equal(v, before[k]) for k, v in method.generator.state_dict().items())
 
 
 @needs_parity
@@ -81,7 +87,8 @@ def test_inpaint_of_a_loaded_official_generator_is_the_official_output(tmp_path)
         weights[name] = sample * 0.01 if name.endswith("bias") else sample * (2.0 / fan_in) ** 0.5
     path = tmp_path / "gen_fixture.pth"
     torch.save({"netG": weights}, path)
-    method = build(MethodSpec(image_size=256, options={"official_generator": str(path)}))
+    method = build(MethodSpec(image_size=256))
+    method.load_official(path)
     fixture = torch.load(PARITY / "pennet" / "generator_io.pt")
     with torch.no_grad():
         _, output = method.generator.eval()(fixture["generator_input"][:1], fixture["mask"][:1])
