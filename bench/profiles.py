@@ -31,7 +31,8 @@ CONFIG_DIR = Path(__file__).parent / "configs"
 PROFILE_KEYS = {"description", "comparable", "datasets", "methods", "includes", "run_group", "recipe",
                 "base", "per_dataset", "per_method"}
 PER_METHOD_KEYS = {"recipe", "release", "paper_says", "notes"}  # beside the config sections
-RECIPES = ("paper", "uniform", "authors")
+RECIPE_LABELS = {"paper": "the paper's recipe", "uniform": "uniform recipe", "authors": "authors' recipe"}
+RECIPES = tuple(RECIPE_LABELS)
 
 
 class ProfileError(ValueError):

@@ -120,7 +120,7 @@ def split_releases(profile: profiles.Profile, weights_root: Path | None,
                 missing.append(f"{run.released_id}: {error}")
                 continue
             say(f"{run.run_id}: {error}; --train-missing: training {run.method} on {run.dataset} "
-                f"with its {c.run.recipe or 'profile'} recipe instead")
+                f"with the {profiles.RECIPE_LABELS.get(c.run.recipe, 'profile recipe')} instead")
             trained.append(run)
     if missing:
         raise ReproduceError("released weights missing, nothing was trained (put the files under the weights "

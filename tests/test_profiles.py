@@ -1,5 +1,7 @@
 """Reproduction profiles expand into the right runs, narrowed and configured as asked."""
 
+from pathlib import Path
+
 import pytest
 
 from bench import profiles
@@ -24,8 +26,10 @@ def test_paper_profile_follows_the_protocol_and_shares_runs_with_the_ablation():
     ablation = profiles.plan("ablation")
     assert len(paper.runs) == 4 * 4 + 2 * 2  # every method on every dataset, plus Table 5's two extra rows
     for run in paper.runs:
-        assert run.config.data.size == 256 and run.config.train.batch_size == 64
-    iterations = {r.dataset: r.config.train.iterations for r in paper.runs}
+        assert run.config.data.size == 256
+        if run.config.run.recipe == "paper":  # SRPNet and its ablation rows: the paper's settings
+            assert run.config.train.batch_size == 64 and run.release is None
+    iterations = {r.dataset: r.config.train.iterations for r in paper.runs if r.method == "srpnet"}
     assert iterations == {"dtd": 330000, "facade": 200000, "celeba-hq": 330000, "places2": 1000000}
     assert {r.run_id for r in ablation.runs} <= {r.run_id for r in paper.runs}
     shared = {r.run_id: r.config for r in paper.runs}
@@ -50,3 +54,63 @@ def test_unknown_names_are_errors():
         profiles.plan("quick", methods=["lama"])
     with pytest.raises(ValueError, match="train.iterationz"):
         profiles.plan("quick", overrides=["train.iterationz=3"])
+
+
+def test_paper_profile_plan_trains_evaluates_from_weights_and_labels_each_recipe():
+    paper = profiles.plan("paper")
+    plan = {(r.method, r.dataset): (r.release, r.config.run.recipe) for r in paper.runs}
+    for dataset in ("dtd", "facade", "celeba-hq", "places2"):
+        assert plan["srpnet", dataset] == (None, "paper")  # trained, the paper's settings
+        assert plan["pennet", dataset] == (f"pennet-{dataset}", "authors")  # its own release per dataset
+        assert plan["picnet", dataset] == (None, "authors")  # trained with its authors' recipe
+    glcic = {d: plan["glcic", d][0] for d in ("dtd", "facade", "celeba-hq", "places2")}
+    assert glcic == {"dtd": "glcic-places2", "facade": "glcic-places2", "celeba-hq": "glcic-celeba",
+                     "places2": "glcic-places2"}
+    notes = {p.method: " ".join(p.notes) for p in paper.protocols}
+    assert "places2 for DTD, Facade and Places2, celeba for CelebA-HQ" in notes["glcic"]
+    said = {p.method: p.paper_says for p in paper.protocols}
+    paper_text = (Path(__file__).parents[1] / "shared" / "paper" / "srpnet-paper.txt")
+    paper_text = paper_text if paper_text.is_file() else Path("/work/shared/paper/srpnet-paper.txt")
+    if paper_text.is_file():  # the quotes are the paper's own words
+        text = " ".join(paper_text.read_text().split())
+        assert all(sentence in text for sentence in said.values())
+    assert said["pennet"] == "We used the officially proposed pretraining model for testing."
+    released = next(r for r in paper.runs if r.release == "pennet-dtd")
+    assert released.released_id == "paper-pennet-dtd-256px-released"
+    assert released.released_config().run.recipe is None
+
+
+def test_picnet_authors_recipe_is_their_code_defaults():
+    run = next(r for r in profiles.plan("paper").runs if r.method == "picnet")
+    data, train, options = run.config.data, run.config.train, run.config.method.options
+    assert (data.train_masks, data.train_resize_crop, data.train_rotation) == ("pluralistic", 266, 3)
+    assert not data.mask_augment and not data.color_jitter
+    assert train.batch_size == 8  # options/base_options.py batchSize
+    assert options["lr"] == 1e-4 and list(options["betas"]) == [0.0, 0.999]
+    assert (options["lambda_kl"], options["lambda_rec"], options["gan_type"]) == (20.0, 20.0, "lsgan")
+    assert (options["samples"], options["selection"]) == (50, "best-of-N")  # test.py nsampling, evaluation.py
+
+
+def test_glcic_authors_recipe_and_the_uniform_profile():
+    glcic = next(r for r in profiles.plan("paper").runs if r.method == "glcic")
+    assert glcic.config.data.train_masks == "glcic" and glcic.config.train.batch_size == 96
+    assert glcic.config.train.iterations == 500000
+    assert list(glcic.config.method.options["phase_proportions"]) == [90000, 10000, 400000]
+    uniform = profiles.plan("uniform")
+    assert {r.method for r in uniform.runs} == {"srpnet", "pennet", "glcic", "picnet"}
+    for run in uniform.runs:  # one recipe: same masks, batch and budget for every method
+        assert run.release is None and run.config.run.recipe == "uniform"
+        assert (run.config.data.train_masks, run.config.train.batch_size) == ("mixed", 64)
+    budgets = {(r.dataset, r.config.train.iterations) for r in uniform.runs}
+    assert len(budgets) == 4
+
+
+def test_a_bad_recipe_label_or_a_dataset_without_release_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(profiles, "CONFIG_DIR", tmp_path)
+    (tmp_path / "bad.yaml").write_text("datasets: [dtd]\nmethods: [pennet]\nrecipe: mine\n")
+    with pytest.raises(profiles.ProfileError, match="recipe: bad value 'mine'"):
+        profiles.plan("bad")
+    (tmp_path / "gap.yaml").write_text("datasets: [dtd, facade]\nmethods: [pennet]\n"
+                                       "per_method: {pennet: {release: {dtd: pennet-dtd}}}\n")
+    with pytest.raises(profiles.ProfileError, match="per_method.pennet.release names no release for facade"):
+        profiles.plan("gap")

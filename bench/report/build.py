@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from bench import metrics, tables
+from bench import metrics, profiles, tables
 from bench.data import masks
 from bench.report import figures
 from bench.runs import read_json, write_text
@@ -35,8 +35,7 @@ STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
                   tables.STATUS_PROXY: "proxy", tables.STATUS_NOT_IN_PAPER: "notinpaper",
                   "differs": "differs"}
 SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
-RECIPE_LABELS = {"authors": "authors' recipe", "uniform": "uniform recipe", "paper": "the paper's recipe",
-                 None: "own config (no profile recipe)"}
+RECIPE_LABELS = {**profiles.RECIPE_LABELS, None: "own config (no profile recipe)"}
 
 
 # --- run folders -------------------------------------------------------------------------------
