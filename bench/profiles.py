@@ -67,6 +67,7 @@ class BaselineProtocol:
     method: str
     paper_says: str
     notes: tuple[str, ...]
+    releases: dict[str, str]  # dataset → the release this profile evaluates (empty: trained)
 
 
 @dataclass
@@ -151,7 +152,7 @@ def _expand(name: str, raw: dict[str, Any], data_root: Path | None, datasets: li
 
 
 def _protocols(raw: dict[str, Any]) -> list[BaselineProtocol]:
-    return [BaselineProtocol(method, entry["paper_says"], tuple(entry.get("notes", [])))
+    return [BaselineProtocol(method, entry["paper_says"], tuple(entry.get("notes", [])), entry.get("release", {}))
             for method, entry in raw.get("per_method", {}).items()
             if "paper_says" in entry and method in raw.get("methods", [])]
 

@@ -183,13 +183,12 @@ def summary(rows: pd.DataFrame, l1: str) -> str:
     return table.to_string()
 
 
-def report_stage(profile: profiles.Profile, runs_root: Path, out_dir: Path, l1: str,
+def report_stage(profile: profiles.Profile, run_ids: list[str], runs_root: Path, out_dir: Path, l1: str,
                  data_counts: dict[str, dict[str, int]] | None) -> Path:
     from bench import tables
     from bench.report.build import build_report
 
-    ids = [i for r in profile.runs for i in ([r.run_id] if r.release is None else [r.released_id, r.run_id])]
-    run_dirs = [runs_root / i for i in ids if (runs_root / i / "eval" / "rows.csv").is_file()]
+    run_dirs = [runs_root / i for i in run_ids if (runs_root / i / "eval" / "rows.csv").is_file()]
     if not run_dirs:
         raise ReproduceError(f"no evaluated runs of profile {profile.name!r} under {runs_root}; run the eval stage")
     rows = tables.load_rows(run_dirs)
@@ -231,7 +230,8 @@ def reproduce(profile_name: str, *, data_root: Path | None = None, datasets_filt
         for run, weights_path in released:
             release_stage(run, weights_path, runs_root, progress)
     if only in (None, "report"):
-        report = report_stage(profile, runs_root, reports_root / profile.name, l1, data_counts)
+        run_ids = [r.run_id for r in trained] + [r.released_id for r, _ in released]
+        report = report_stage(profile, run_ids, runs_root, reports_root / profile.name, l1, data_counts)
         if not profile.comparable:
             say("this is a smoke-scale run: its numbers are not comparable with the paper's")
         say(f"report: {report.resolve()}")

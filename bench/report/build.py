@@ -418,12 +418,15 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
     return Protocol(glance, others, gaps)
 
 
-def baseline_protocol_view(protocols: Sequence[Any], runs: list[RunInfo]) -> TableView:
+def baseline_protocol_view(protocols: Sequence[profiles.BaselineProtocol], runs: list[RunInfo]) -> TableView:
     """Each method's protocol beside the paper's sentence about it (Section 4.1), with what this
     report's runs of it are (their provenance per dataset) and the profile's notes."""
     rows = []
     for protocol in protocols:
-        ours = [f"{run.dataset}: {run.provenance()}" for run in runs if run.method == protocol.method]
+        ours = [f"{run.dataset}: {run.provenance()}" + (
+                    f" (its release {protocol.releases[run.dataset]} was missing: trained instead, --train-missing)"
+                    if run.dataset in protocol.releases and not run.released else "")
+                for run in runs if run.method == protocol.method]
         rows.append(Row([Cell(protocol.method, "method"), Cell(f"“{protocol.paper_says}”"),
                          Cell("; ".join(ours) or "no run in this report"),
                          Cell(" ".join(protocol.notes) or "—")]))
@@ -458,7 +461,8 @@ def _sample_sections(runs: list[RunInfo], rows: pd.DataFrame) -> list[figures.Sa
 def build_report(run_dirs: list[Path], out_dir: Path, *, l1: str = tables.DEFAULT_L1,
                  title: str | None = None, paper_csv: Path | None = None,
                  data_counts: Mapping[str, Mapping[str, int]] | None = None,
-                 n_boot: int = 1000, seed: int = 0, protocols: Sequence[Any] = ()) -> Path:
+                 n_boot: int = 1000, seed: int = 0,
+                 protocols: Sequence[profiles.BaselineProtocol] = ()) -> Path:
     """Write out_dir/report.html (self-contained, written atomically); returns its path.
 
     `data_counts` ({dataset: {split: images found}}, from the data check) fills Table 1's
