@@ -102,7 +102,8 @@ def split_releases(profile: profiles.Profile, weights_root: Path | None,
     from bench import methods, weights
     from bench.method import ReleaseError
 
-    trained, released, missing = [], [], []
+    trained, released = [], []
+    missing: dict[str, list[str]] = {}  # error (naming the file) → the runs that need it
     for run in profile.runs:
         if run.release is None:
             trained.append(run)
@@ -117,7 +118,7 @@ def split_releases(profile: profiles.Profile, weights_root: Path | None,
             released.append((run, weights.release_path(method, run.release, root)))
         except ReleaseError as error:
             if not train_missing:
-                missing.append(f"{run.released_id}: {error}")
+                missing.setdefault(str(error), []).append(run.released_id)
                 continue
             say(f"{run.run_id}: {error}; --train-missing: training {run.method} on {run.dataset} "
                 f"with the {profiles.RECIPE_LABELS.get(c.run.recipe, 'profile recipe')} instead")
@@ -125,7 +126,7 @@ def split_releases(profile: profiles.Profile, weights_root: Path | None,
     if missing:
         raise ReproduceError("released weights missing, nothing was trained (put the files under the weights "
                              "folder, or pass --train-missing to train these methods with their authors' recipe):\n  "
-                             + "\n  ".join(missing))
+                             + "\n  ".join(f"{error} (for {', '.join(ids)})" for error, ids in missing.items()))
     return trained, released
 
 
