@@ -13,17 +13,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from baselines import glcic_release
 from baselines.glcic_networks import CompletionNetwork, ContextDiscriminator
 from baselines.glcic_postprocess import postprocess
 from bench import distributed
-from baselines import glcic_release
-from bench.method import Method, MethodSpec, OptionError, Release, take_options
+from bench.method import Method, MethodSpec, OfficialWeights, OptionError, Release, take_options
 
 DEFAULTS = {
     "postprocess": False,
@@ -167,6 +168,7 @@ class GLCIC(Method):
     """Completion network + global/local context discriminator, three training phases."""
 
     name = "glcic"
+    released_mean: tuple[float, float, float] | None = None  # a loaded release's `mean`
 
     def __init__(self, spec: MethodSpec) -> None:
         super().__init__()
@@ -194,10 +196,19 @@ class GLCIC(Method):
         self.local_side = self.discriminator.local_size
 
     def departures(self) -> list[str]:
-        return list(DEPARTURES)
+        if self.released_mean is None:
+            return list(DEPARTURES)
+        return [d for d in DEPARTURES if not d.startswith("the completion network sees")] + glcic_release.DEPARTURES
 
     def releases(self) -> tuple[Release, ...]:
         return glcic_release.RELEASES
+
+    def read_official(self, path: Path) -> OfficialWeights:
+        return glcic_release.read_release(path, COMPLETION, self.completion)
+
+    def official_loaded(self, weights: OfficialWeights) -> None:
+        """The release's mean colour: from now on the network sees inpaint.lua's input."""
+        self.released_mean = weights.settings[glcic_release.MEAN]
 
     def protocol(self) -> dict[str, str]:
         return {"glcic_postprocess": "on" if self.options["postprocess"] else "off"}
@@ -209,6 +220,8 @@ class GLCIC(Method):
     # --- pieces ---
     def network_input(self, known: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
         """The completion network's 4-channel input for images `known` in [0, 1]."""
+        if self.released_mean is not None:
+            return glcic_release.official_input(known, masks, self.released_mean)
         fill = (torch.tensor(self.spec.mean_pixel, dtype=known.dtype, device=known.device) + 1) / 2
         # departure: the completion network sees the image in [0, 1] with holes at the training-set mean colour (as otenim); the official model takes image minus mean with holes at 0, a constant shift.
         return completion_input(known, masks, fill)
@@ -288,10 +301,10 @@ class GLCIC(Method):
 
     @torch.no_grad()
     def inpaint(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        filled = self.network_input(to_unit(images), masks)
-        output = self.completion(filled)
-        if self.options["postprocess"]:
-            output = postprocess(filled[:, :3], output, masks)
+        known = to_unit(images)
+        output = self.completion(self.network_input(known, masks))
+        if self.options["postprocess"]:  # it fills the holes itself: their pixels are not read
+            output = postprocess(known, output, masks)
         return from_unit(output)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from baselines.release_io import read_torch_file
 from bench.method import (Method, MethodSpec, OfficialTensor, OfficialWeights, Release,
                           ReleaseError, take_options)
 from models.schedule import settings_for
@@ -36,17 +37,6 @@ RELEASES = tuple(
         ("places2", "https://drive.google.com/open?id=1Hd8DUCJMGnCZz53_19zV4_p06YJ0UDt2"),
     )
 )
-
-
-def read_torch_file(path: Path) -> Any:
-    """torch.load onto the CPU (tensors saved on CUDA load without CUDA), tensors only."""
-    try:
-        return torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ReleaseError(f"{path}: released weights not found") from None
-    except Exception as error:  # a truncated or foreign file: torch's own reason, on one line
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ReleaseError(f"{path}: not a readable torch file ({reason})") from None
 
 
 def official_state_dict(checkpoint: Any, source: str) -> dict[str, tuple[str, torch.Tensor]]:

@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import math
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,7 @@ from baselines.picnet_networks import (
     init_like_official,
 )
 from baselines import picnet_release
-from bench.method import Method, MethodSpec, OptionError, Release, take_options
+from bench.method import Method, MethodSpec, OfficialWeights, OptionError, Release, take_options
 
 DEFAULTS = {
     "samples": 1,  # prior samples drawn per image at test time (official test: 50)
@@ -334,6 +335,15 @@ class PICNet(Method):
     def releases(self) -> tuple[Release, ...]:
         return picnet_release.RELEASES
 
+    def read_official(self, path: Path) -> OfficialWeights:
+        return picnet_release.read_release(path, self.networks)
+
+    def official_loaded(self, weights: OfficialWeights) -> None:
+        """The one power step the authors' forward takes on the released E and G."""
+        del weights
+        # departure: released weights: one spectral-norm power step at load (the official forward's), then u, v fixed at test time.
+        picnet_release.official_power_step({n: self.networks[n] for n in picnet_release.RELEASED_NETWORKS})
+
     # --- reporting -----------------------------------------------------------------------
     def protocol(self) -> dict[str, str]:
         return {
@@ -355,6 +365,8 @@ class PICNet(Method):
             found.append(
                 "best-of-N scores the N samples at the run's size (official: 50, at 256 px)."
             )
+        if self.released is not None:
+            found.append(picnet_release.POWER_STEP_DEPARTURE)
         if self._d_final_padding():
             found.append(
                 "below 96 px the D's last 3x3 conv is padded by 1 (unpadded it has no output)."

@@ -301,19 +301,22 @@ def init_like_official(net: nn.Module) -> nn.Module:
 _DUPLICATE = re.compile(r"\.(model|shortcut)\.\d+\.module\.")
 
 
-def from_official_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Rename an official checkpoint's entries (e.g. latest_net_G.pth) to this module's names.
+def official_name(name: str) -> str | None:
+    """Our name for an official checkpoint entry (without the DataParallel prefix), or None for
+    the official code's second registration of a conv (e.g. `model.2` beside `conv1`).
 
-    The official code registers each conv twice (e.g. `conv1` and `model.2`); the copies are
-    dropped. `.module.weight_bar` becomes `.weight_orig`; decoder norms `model.0`/`model.3` become
+    `.module.weight_bar` becomes `.weight_orig`; decoder norms `model.0`/`model.3` become
     `norm1`/`norm2`; `weight_u`/`weight_v` (official frozen Parameters) load into our buffers.
     """
-    renamed = {}
-    for name, value in state.items():
-        if _DUPLICATE.search(name):
-            continue
-        name = re.sub(r"\.model\.0\.", ".norm1.", name)
-        name = re.sub(r"\.model\.3\.", ".norm2.", name)
-        name = name.replace(".module.weight_bar", ".weight_orig").replace(".module.", ".")
-        renamed[name] = value
-    return renamed
+    if _DUPLICATE.search(name):
+        return None
+    name = re.sub(r"\.model\.0\.", ".norm1.", name)
+    name = re.sub(r"\.model\.3\.", ".norm2.", name)
+    return name.replace(".module.weight_bar", ".weight_orig").replace(".module.", ".")
+
+
+def from_official_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename an official state dict (e.g. latest_net_G.pth without `module.`) to our names,
+    dropping the second registrations (`official_name`)."""
+    return {official_name(name): value for name, value in state.items()
+            if official_name(name) is not None}

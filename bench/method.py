@@ -90,6 +90,7 @@ class OfficialWeights:
     format: str
     files: tuple[Path, ...]
     tensors: tuple[OfficialTensor, ...]
+    settings: dict[str, Any] = field(default_factory=dict)  # non-tensor content (GLCIC's mean)
 
 
 def sha256(path: Path) -> str:
@@ -152,6 +153,7 @@ class Method(abc.ABC):
         # must search each of their passes' graphs for them (find_unused_parameters).
         self.unused_parameters: frozenset[str] = frozenset()
         self.device = torch.device("cpu")
+        self.released: dict[str, Any] | None = None  # load_official's provenance, once loaded
 
     # --- what every method implements -------------------------------------------------------
     @abc.abstractmethod
@@ -213,7 +215,14 @@ class Method(abc.ABC):
             for item in weights.tensors:
                 target = self.networks[item.network].state_dict()[item.key]
                 target.copy_(item.tensor.to(dtype=target.dtype))
-        return provenance(weights, self.releases())
+        self.official_loaded(weights)
+        self.released = provenance(weights, self.releases())
+        return self.released
+
+    def official_loaded(self, weights: OfficialWeights) -> None:
+        """Called once released weights are in the networks: adopt their non-tensor settings
+        (GLCIC's mean colour) or finish as the authors' loading does. Default: nothing."""
+        del weights
 
     def extra_state(self) -> dict[str, Any]:
         """Method state beyond networks and optimisers (kept in checkpoints)."""
