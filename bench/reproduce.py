@@ -28,7 +28,7 @@ import torch
 from bench import config as config_module
 from bench import profiles, runs
 from bench.data import datasets
-from bench.method import MethodSpec
+from bench.method import Method, MethodSpec, ReleaseError
 
 STAGES = ("train", "eval", "report")
 REPORTS_ROOT = Path("results/reports")
@@ -68,18 +68,24 @@ def describe_device() -> str:
     return f"CPU only ({torch.get_num_threads()} threads)"
 
 
+def build_method(config: config_module.Config) -> Method:
+    """The run's method, freshly initialised (no data needed)."""
+    from bench import methods
+
+    return methods.create(config.method.name, MethodSpec(config.data.size, config.train.iterations,
+                                                         config.data.dataset, config.train.seed,
+                                                         dict(config.method.options)))
+
+
 def estimate(profile: profiles.Profile, steps: int = 2) -> float:
     """Seconds of training for the whole plan, from `steps` timed steps of each run's method
     on random data (data loading excluded), after one untimed step."""
-    from bench import methods
-
     total = 0.0
     device = "cuda" if torch.cuda.is_available() else "cpu"
     for run in profile.runs:
         c = run.config
         size, batch = c.data.size, c.train.batch_size
-        method = methods.create(c.method.name, MethodSpec(c.data.size, c.train.iterations, c.data.dataset,
-                                                          c.train.seed, dict(c.method.options))).to(device)
+        method = build_method(c).to(device)
         images = torch.rand(batch, 3, size, size, device=device) * 2 - 1
         masks = torch.zeros(batch, 1, size, size, device=device)
         masks[..., size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
@@ -99,8 +105,7 @@ def split_releases(profile: profiles.Profile, weights_root: Path | None,
                    train_missing: bool) -> tuple[list[profiles.PlannedRun], list[tuple[profiles.PlannedRun, Path]]]:
     """(runs to train, release runs with their weights files); a missing release raises here,
     before any training, unless `train_missing` moves its run to the trained ones."""
-    from bench import methods, weights
-    from bench.method import ReleaseError
+    from bench import weights
 
     trained, released = [], []
     missing: dict[str, list[str]] = {}  # error (naming the file) → the runs that need it
@@ -113,9 +118,7 @@ def split_releases(profile: profiles.Profile, weights_root: Path | None,
         try:
             if root is None:
                 raise ReleaseError(f"release {run.release!r}: no weights folder given (--weights-root DIR or weights.root)")
-            method = methods.create(c.method.name, MethodSpec(c.data.size, c.train.iterations, c.data.dataset,
-                                                              c.train.seed, dict(c.method.options)))
-            released.append((run, weights.release_path(method, run.release, root)))
+            released.append((run, weights.release_path(build_method(c), run.release, root)))
         except ReleaseError as error:
             if not train_missing:
                 missing.setdefault(str(error), []).append(run.released_id)

@@ -54,3 +54,4 @@ def test_train_missing_trains_the_baseline_with_its_authors_recipe(facade, capsy
     assert "trained — authors&#39; recipe" in html or "trained — authors' recipe" in html
     assert 'id="baselines"' in html and "We used the officially proposed pretraining model for testing." in html
     assert "its release pennet-facade was missing: trained instead, --train-missing" in html
+
