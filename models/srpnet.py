@@ -121,6 +121,23 @@ class SRPNetMethod(Method):
                 "padding 0, which would shrink each level and break the pyramid sizes the table "
                 "itself lists."
             )
+            lines.append(
+                "the sixth encoder conv of the residual encoder ends in LeakyReLU(0.2) as Table "
+                "A1 prints (PEN-Net's code uses ReLU there, which the plain encoder of "
+                "srpnet-baseline and pennet keeps)."
+            )
+        if self.residual_blocks or self.discriminator_kind != "patch":  # not PEN-Net itself
+            lines += [
+                "Table A1's five ATMConv rows (kernel 1, stride 1, C→C) are read as each attention "
+                "transfer's shape (C channels in and out, resolution kept), not as 1×1 "
+                "convolutions: Section 3.1 reuses PEN-Net's ATM [12], so we keep its 3×3 patch "
+                "matching at levels 4–1 (1×1 at level 5) and its four dilated 3×3 fusion convs of "
+                "C/4 channels each.",
+                "equations 2–4 normalise both patches, apply no softmax scale and fill only the "
+                "hole patches; as PEN-Net's code (which SRPNet builds on), we normalise only the "
+                "key patches, scale the scores by 10 before the softmax and rebuild the whole "
+                "shallow map, known positions included.",
+            ]
         if (
             self.discriminator_kind == "global_local"
             and local_crop_size(self.spec.image_size) != self.spec.image_size // 2
