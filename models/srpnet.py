@@ -114,6 +114,12 @@ class SRPNetMethod(Method):
             "which clamps log at -100); same value elsewhere.",
             "the LR milestones of PEN-Net's per-dataset config are scaled by the run's iteration "
             "budget over the official iteration count.",
+            # The harness's data protocol, here because PEN-Net's loader is this family's reference.
+            "images are resized with an explicit bicubic filter; PEN-Net's loader calls "
+            "img.resize() with Pillow's default, nearest neighbour in the Pillow of its release "
+            "(code of December 2019) and bicubic since Pillow 7.0 (January 2020).",
+            "grey (anti-aliased) pixels of a mask file count as hole when > 0; PEN-Net's loader "
+            "uses the grey values as they are (a soft mask in [0, 1]).",
         ]
         if self.residual_blocks:
             lines.append(

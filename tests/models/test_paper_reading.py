@@ -11,6 +11,8 @@ from torch import nn
 
 from bench.method import MethodSpec
 from bench.methods import create
+from bench import metrics
+from bench.data import images, masks
 from models import attention, encoder, generator
 from models.attention import SOFTMAX_SCALE, attention_transfer
 from models.generator import PyramidContextGenerator
@@ -73,3 +75,33 @@ def test_every_departure_comment_is_listed_in_srpnet_departures():
     baseline = create("srpnet-baseline", MethodSpec(image_size=256)).departures()
     assert not any("ATMConv" in line or "equations 2–4" in line or "LeakyReLU" in line
                    for line in baseline)
+
+
+def test_data_protocol_departures_from_pennets_loader_are_listed_by_the_family():
+    """The bicubic resize and the > 0 mask threshold, against PEN-Net's loader."""
+    found = []
+    for module in (images, masks):
+        found += [s for s in re.findall(r"# departure: (.+)", Path(module.__file__).read_text())
+                  if "PEN-Net's loader" in s]
+    assert len(found) == 2
+    for name in ("pennet", "srpnet-baseline", "srpnet"):
+        listed = create(name, MethodSpec(image_size=64)).departures()
+        assert all(sentence in listed for sentence in found), name
+
+
+def test_the_resize_is_bicubic_and_grey_mask_pixels_are_holes(tmp_path):
+    from PIL import Image
+    ramp = Image.fromarray((torch.arange(64).repeat(64, 1) * 4).numpy().astype("uint8")).convert("RGB")
+    ours = images.resize_square(ramp, 16)
+    assert ours.tobytes() == ramp.resize((16, 16), Image.Resampling.BICUBIC).tobytes()
+    assert ours.tobytes() != ramp.resize((16, 16), Image.Resampling.NEAREST).tobytes()
+    grey = torch.zeros(8, 8, dtype=torch.uint8)
+    grey[2:4, 2:4], grey[5, 5] = 255, 1  # a faint anti-aliased pixel
+    Image.fromarray(grey.numpy()).save(tmp_path / "m.png")
+    loaded = masks.read_mask_png(tmp_path / "m.png", 8)
+    assert loaded[5, 5] == 1.0 and loaded.sum() == 5 and set(loaded.ravel()) == {0.0, 1.0}
+
+
+def test_msssim_record_says_the_paper_is_silent_and_which_implementation():
+    info = metrics.METRIC_INFO["msssim_pct"]
+    assert "pytorch-msssim" in info and "does not state" in info and "core/metric.py" in info
