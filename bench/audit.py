@@ -94,15 +94,20 @@ def table5_vs_table2(paper: pd.DataFrame) -> list[dict]:
     return out
 
 
-def table3_vs_buckets(paper: pd.DataFrame) -> list[dict]:
-    out = []
+def _table3_with_buckets(paper: pd.DataFrame):
+    """(Table 3 row, its per-bucket rows, Table 3's values, the buckets' values) per Table 3 row
+    that has per-bucket rows for the same dataset and method."""
     buckets = _bucket_tables(paper)
     for row in paper[paper["table"] == "3"].itertuples(index=False):
         same = buckets[(buckets["dataset"] == row.dataset) & (buckets["method"] == row.method)]
-        if same.empty:
-            continue
-        values = same[list(PAPER_METRICS)].to_numpy(np.float64)
-        target = np.array([getattr(row, m) for m in PAPER_METRICS])
+        if not same.empty:
+            yield (row, same, np.array([getattr(row, m) for m in PAPER_METRICS]),
+                   same[list(PAPER_METRICS)].to_numpy(np.float64))
+
+
+def table3_vs_buckets(paper: pd.DataFrame) -> list[dict]:
+    out = []
+    for row, same, target, values in _table3_with_buckets(paper):
         mismatches = (~np.isclose(values, target, rtol=0.0, atol=1e-9)).sum(axis=1)
         distance = np.abs(values - target).sum(axis=1)
         closest = same.iloc[int(np.lexsort((distance, mismatches))[0])]
@@ -130,13 +135,7 @@ def table3_definitions(paper: pd.DataFrame) -> pd.DataFrame:
     Columns: dataset, method, definition, bucket, table, matched, closest, and the candidate's
     values under each paper metric column."""
     records = []
-    buckets = _bucket_tables(paper)
-    for row in paper[paper["table"] == "3"].itertuples(index=False):
-        same = buckets[(buckets["dataset"] == row.dataset) & (buckets["method"] == row.method)]
-        if same.empty:
-            continue
-        target = np.array([getattr(row, m) for m in PAPER_METRICS])
-        values = same[list(PAPER_METRICS)].to_numpy(np.float64)
+    for row, same, target, values in _table3_with_buckets(paper):
         candidates = [(f"bucket {b}", b, v) for b, v in zip(same["bucket"], values)]
         candidates.append((MEAN_OF_BUCKETS, "mean", values.mean(axis=0)))
         scored = [(int((np.abs(v - target) <= MATCH_TOLERANCE).sum()), -np.abs(v - target).sum(),

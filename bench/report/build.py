@@ -284,7 +284,8 @@ def audit_views(frame: pd.DataFrame) -> list[TableView]:
     flagged = frame[frame["flagged"]].drop(columns=["flagged"])
     return [
         frame_view("audit-summary", "Audit summary (flagged rows per check)", summary,
-                   note="Checks are described in bench/audit.py; every value comes from paper_tables.csv."),
+                   note="Checks are described in bench/audit.py; every value comes from paper_tables.csv "
+                        "and citations.csv (results/paper/)."),
         frame_view("audit-flagged", "Audit: flagged rows", flagged),
         frame_view("audit", tables.TABLE_TITLES["audit"] + ": every row", frame, flag_column="flagged"),
     ]
