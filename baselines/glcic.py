@@ -247,9 +247,10 @@ class GLCIC(Method):
         return F.mse_loss(output * masks, target * masks)
 
     def discriminator_step(
-        self, target: torch.Tensor, output: torch.Tensor, corners: list[tuple[int, int]], step: int
+        self, target: torch.Tensor, output: torch.Tensor, corners: list[tuple[int, int]], step: int,
+        weight: float,
     ) -> float:
-        """One update of D on real images and completions (`output`, detached)."""
+        """One update of D on real images and completions (`output`, detached), its loss × `weight`."""
         rng = np.random.default_rng([self.spec.seed, step, distributed.rank()])
         # paper: a real image's local patch sits at a random place (its mask M_d is random).
         real_corners = random_corners(len(target), self.spec.image_size, self.local_side, rng)
@@ -258,7 +259,7 @@ class GLCIC(Method):
         real = self.judge(target, real_corners, critic)
         fake = self.judge(output, corners, critic)
         # departure: neither loss is halved as in otenim/GLCIC-PyTorch; the paper's objective has no such factor.
-        loss = self.options["alpha"] * (
+        loss = weight * (
             F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
             + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
         )
@@ -281,10 +282,12 @@ class GLCIC(Method):
         if phase == DISCRIMINATOR:
             with torch.no_grad(), frozen(self.completion):
                 output = self.complete(target, masks)
-            return {"loss_d": self.discriminator_step(target, output, corners, step)}
+            # paper: phase 2 trains D alone on its own loss, no α (otenim train.py: (fake + real) / 2).
+            return {"loss_d": self.discriminator_step(target, output, corners, step, 1.0)}
         # paper: D judges C(x, M_c), the network's raw output (Eq. 2; otenim alike), no composite.
         output = self.complete(target, masks, self.replica(COMPLETION))
-        loss_d = self.discriminator_step(target, output.detach(), corners, step)
+        # paper: in the joint phase α weighs the adversarial terms of Eq. 3, D's included (otenim alike).
+        loss_d = self.discriminator_step(target, output.detach(), corners, step, self.options["alpha"])
         with frozen(self.discriminator):
             fooled = self.judge(output, corners)
         mse = self.reconstruction(output, target, masks)

@@ -17,11 +17,22 @@ Checks:
 - claim_paper_method_best: SRPNet against the best other method (the text claims SRPNet leads).
 - claim_ablation_improves: each Table 5 step (baseline → +discriminator → +residual_blocks)
   should not get worse (the text says the models "gradually improved").
+- table3_definition: which definition each Table 3 row's numbers match (`table3_definitions`:
+  one bucket of Tables 4, A3–A5, or the mean of the six buckets); flagged where none matches.
+- repeated_across_tables: one metric column (six buckets) of a per-bucket table repeating the
+  same column of another table (another dataset) in three or more buckets; every bucket of the
+  pair is listed, flagged where the two agree within 0.01.
+- citation_numbers: each citation of a method in results/paper/citations.csv (extracted from the
+  paper's text, with its context) against the number §2 gives that method's paper; flagged where
+  they differ.
+
+`findings` turns the flagged rows into one plain sentence per check, for the report.
 """
 
 from __future__ import annotations
 
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +52,12 @@ ABLATION_STEPS = tuple(methods.ABLATION)
 COMPARISON_TABLES = ("2", "3", "4", "A3", "A4", "A5")
 REFERENCE = methods.REFERENCE
 ROUNDING = 0.01
+MATCH_TOLERANCE = ROUNDING + 1e-9  # one unit of the paper's last printed digit
+MATCHES_NEEDED = 2  # of the 3 metrics, for a Table 3 row to match a definition
+REPEATED_MIN = 3  # identical buckets (of 6) that make two tables' columns a repetition
+MEAN_OF_BUCKETS = "mean of the six buckets"
+NO_DEFINITION = "none matches"
+CITATIONS_CSV = Path(__file__).resolve().parents[1] / "results" / "paper" / "citations.csv"
 COLUMNS = ["check", "table_a", "table_b", "dataset", "method", "bucket", "metric",
            "value_a", "value_b", "difference", "flagged", "note"]
 
@@ -77,15 +94,20 @@ def table5_vs_table2(paper: pd.DataFrame) -> list[dict]:
     return out
 
 
-def table3_vs_buckets(paper: pd.DataFrame) -> list[dict]:
-    out = []
+def _table3_with_buckets(paper: pd.DataFrame):
+    """(Table 3 row, its per-bucket rows, Table 3's values, the buckets' values) per Table 3 row
+    that has per-bucket rows for the same dataset and method."""
     buckets = _bucket_tables(paper)
     for row in paper[paper["table"] == "3"].itertuples(index=False):
         same = buckets[(buckets["dataset"] == row.dataset) & (buckets["method"] == row.method)]
-        if same.empty:
-            continue
-        values = same[list(PAPER_METRICS)].to_numpy(np.float64)
-        target = np.array([getattr(row, m) for m in PAPER_METRICS])
+        if not same.empty:
+            yield (row, same, np.array([getattr(row, m) for m in PAPER_METRICS]),
+                   same[list(PAPER_METRICS)].to_numpy(np.float64))
+
+
+def table3_vs_buckets(paper: pd.DataFrame) -> list[dict]:
+    out = []
+    for row, same, target, values in _table3_with_buckets(paper):
         mismatches = (~np.isclose(values, target, rtol=0.0, atol=1e-9)).sum(axis=1)
         distance = np.abs(values - target).sum(axis=1)
         closest = same.iloc[int(np.lexsort((distance, mismatches))[0])]
@@ -102,6 +124,92 @@ def table3_vs_buckets(paper: pd.DataFrame) -> list[dict]:
             out.append(_record("table3_vs_bucket_mean", "3", table, row.dataset, row.method, "mean",
                                metric, a, mean, abs(a - mean) > ROUNDING,
                                f"mean of the {len(same)} bucket values of Table {table}"))
+    return out
+
+
+def table3_definitions(paper: pd.DataFrame) -> pd.DataFrame:
+    """Per Table 3 row, the definition its numbers match: a single bucket of the per-bucket
+    tables (definition "bucket <label>") or MEAN_OF_BUCKETS (bucket "mean"). A definition matches
+    when at least MATCHES_NEEDED of the three metrics lie within 0.01 of it (ties: the closer);
+    otherwise the definition is NO_DEFINITION and `bucket`, `closest` name the closest candidate.
+    Columns: dataset, method, definition, bucket, table, matched, closest, and the candidate's
+    values under each paper metric column."""
+    records = []
+    for row, same, target, values in _table3_with_buckets(paper):
+        candidates = [(f"bucket {b}", b, v) for b, v in zip(same["bucket"], values)]
+        candidates.append((MEAN_OF_BUCKETS, "mean", values.mean(axis=0)))
+        scored = [(int((np.abs(v - target) <= MATCH_TOLERANCE).sum()), -np.abs(v - target).sum(),
+                   label, bucket, v) for label, bucket, v in candidates]
+        matched, _, label, bucket, v = max(scored, key=lambda c: (c[0], c[1]))
+        records.append({"dataset": row.dataset, "method": row.method,
+                        "definition": label if matched >= MATCHES_NEEDED else NO_DEFINITION,
+                        "bucket": bucket, "table": same["table"].iloc[0], "matched": matched,
+                        "closest": label, **dict(zip(PAPER_METRICS, v))})
+    return pd.DataFrame(records, columns=["dataset", "method", "definition", "bucket", "table",
+                                          "matched", "closest", *PAPER_METRICS])
+
+
+def table3_definition(paper: pd.DataFrame) -> list[dict]:
+    out = []
+    table3 = paper[paper["table"] == "3"].set_index(["dataset", "method"])
+    for row in table3_definitions(paper).itertuples(index=False):
+        found = row.definition != NO_DEFINITION
+        for metric in PAPER_METRICS:
+            note = (f"matches the {row.definition} ({row.matched} of 3 metrics within 0.01)" if found
+                    else f"no definition matches; closest: {row.closest} ({row.matched} of 3)")
+            out.append(_record("table3_definition", "3", row.table, row.dataset, row.method,
+                               row.bucket, metric, table3.loc[(row.dataset, row.method), metric],
+                               getattr(row, metric), not found, note))
+    return out
+
+
+def repeated_across_tables(paper: pd.DataFrame) -> list[dict]:
+    out = []
+    columns = {key: rows.set_index("bucket") for key, rows
+               in _bucket_tables(paper).groupby(["table", "dataset", "method"], sort=False)}
+    for (key_a, a), (key_b, b) in combinations(columns.items(), 2):
+        if key_a[0] == key_b[0]:
+            continue
+        method = key_a[2] if key_a[2] == key_b[2] else f"{key_a[2]} vs {key_b[2]}"
+        for metric in PAPER_METRICS:
+            pair = pd.concat([a[metric], b[metric]], axis=1, join="inner").to_numpy(np.float64)
+            equal = np.isclose(pair[:, 0], pair[:, 1], rtol=0.0, atol=1e-9)
+            if equal.sum() < REPEATED_MIN:
+                continue
+            buckets = a.index.intersection(b.index, sort=False)
+            for bucket, (x, y) in zip(buckets, pair):
+                out.append(_record("repeated_across_tables", key_a[0], key_b[0],
+                                   f"{key_a[1]} vs {key_b[1]}", method, bucket, metric, x, y,
+                                   abs(x - y) <= MATCH_TOLERANCE,
+                                   f"{int(equal.sum())} of {len(pair)} buckets identical"))
+    return out
+
+
+def load_citations(path: Path | None = None) -> pd.DataFrame:
+    """The paper's method citations: section, name, number, role (defines | cites), context."""
+    path = Path(path) if path is not None else CITATIONS_CSV
+    if not path.is_file():
+        raise FileNotFoundError(f"paper citations CSV not found: {path}")
+    frame = pd.read_csv(path, dtype={"section": str, "name": str, "role": str, "context": str})
+    missing = [c for c in ("section", "name", "number", "role", "context") if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+    return frame
+
+
+def citation_numbers(citations: pd.DataFrame) -> list[dict]:
+    defines = citations[citations["role"] == "defines"]
+    number_of = dict(zip(defines["name"], defines["number"]))
+    owner = dict(zip(defines["number"], defines["name"]))
+    out = []
+    for row in citations[citations["role"] == "cites"].itertuples(index=False):
+        if row.name not in number_of:
+            continue
+        wrong = row.number != number_of[row.name]
+        note = (f"[{row.number}] is {owner.get(row.number, 'another work')} in §2" if wrong
+                else "the number §2 gives it") + f": \"{row.context}\""
+        out.append(_record("citation_numbers", f"§{row.section}", "§2", "", row.name, "",
+                           "citation", row.number, number_of[row.name], wrong, note))
     return out
 
 
@@ -170,17 +278,78 @@ def claim_ablation_improves(paper: pd.DataFrame) -> list[dict]:
 
 
 CHECKS = (table5_vs_table2, claim_ablation_improves, claim_paper_method_best, repeated_bucket_values,
-          bucket_monotonic, table3_vs_buckets)
+          repeated_across_tables, bucket_monotonic, table3_definition, table3_vs_buckets)
 # Rows are listed in this order: the specific findings first, the broad Table 3 checks last.
 CHECK_ORDER = ("table5_vs_table2", "claim_ablation_improves", "claim_paper_method_best",
-               "repeated_bucket_values", "bucket_monotonic", "table3_vs_bucket", "table3_vs_bucket_mean")
+               "repeated_bucket_values", "repeated_across_tables", "citation_numbers",
+               "bucket_monotonic", "table3_definition", "table3_vs_bucket", "table3_vs_bucket_mean")
 
 
-def audit_paper(paper: pd.DataFrame) -> pd.DataFrame:
-    """All checks on the paper's table CSV (as loaded by `bench.tables.load_paper`)."""
+def audit_paper(paper: pd.DataFrame, citations: pd.DataFrame | None = None) -> pd.DataFrame:
+    """All checks on the paper's table CSV (as loaded by `bench.tables.load_paper`) and its
+    citations (`load_citations()` unless given)."""
     records = []
     for check in CHECKS:
         records += check(paper)
+    records += citation_numbers(load_citations() if citations is None else citations)
     frame = pd.DataFrame(records, columns=COLUMNS)
     order = {name: i for i, name in enumerate(CHECK_ORDER)}
     return frame.sort_values("check", key=lambda col: col.map(order), kind="stable").reset_index(drop=True)
+
+
+def _cells(rows: pd.DataFrame, limit: int = 3) -> str:
+    """A few flagged rows in words: "facade +residual_blocks l1_pct 3.36 vs 3.02", …"""
+    shown = [" ".join(str(v) for v in (r.dataset, r.method, r.bucket, r.metric) if v and v != "all")
+             + f" {r.value_a:g} vs {r.value_b:g}" for r in rows.head(limit).itertuples()]
+    return "; ".join(shown) + ("; …" if len(rows) > limit else "")
+
+
+FINDINGS = {
+    "table5_vs_table2": "Table 5 should repeat Table 2 for the same networks, but {k} of {n} "
+                        "values differ ({cells}).",
+    "claim_ablation_improves": "The text says each ablation step improves the model, but {k} of "
+                               "{n} step comparisons get worse ({cells}).",
+    "claim_paper_method_best": "The text says SRPNet is best, but another method beats it in {k} "
+                               "of {n} cells ({cells}).",
+    "repeated_bucket_values": "One method repeats two or more of its metrics in two buckets of "
+                              "one table in {k} cells ({cells}).",
+    "repeated_across_tables": "A whole metric column repeats another table's: {pairs}.",
+    "citation_numbers": "The text cites a method under the wrong reference number {k} times: "
+                        "{citations}.",
+    "bucket_monotonic": "A metric improves although the holes grow in {k} places ({cells}).",
+    "table3_definition": "Table 3's numbers match a definition (one bucket or the mean of the "
+                         "buckets) in only {matched} of {rows} rows; the other {unmatched} match "
+                         "none, so their Δ is left empty.",
+    "table3_vs_bucket": "Table 3, which claims all masks, equals a single bucket of the per-bucket "
+                        "tables in {k} values (mostly the smallest, [0.01,0.1]).",
+    "table3_vs_bucket_mean": "Table 3 differs from the mean of the six buckets in {k} of {n} "
+                             "values, so it is not a pooled mean.",
+}
+
+
+def findings(audit: pd.DataFrame) -> list[str]:
+    """One plain sentence per check that flags anything, in CHECK_ORDER."""
+    out = []
+    for check in CHECK_ORDER:
+        rows = audit[audit["check"] == check]
+        flagged = rows[rows["flagged"]]
+        if flagged.empty:
+            continue
+        words = {"k": len(flagged), "n": len(rows), "cells": _cells(flagged)}
+        if check == "repeated_across_tables":
+            pairs = flagged.drop_duplicates(["table_a", "table_b", "dataset", "method", "metric"])
+            words["pairs"] = "; ".join(
+                f"Table {r.table_a}'s {r.method} {r.metric} column ({r.dataset.split(' vs ')[0]}) "
+                f"repeats Table {r.table_b}'s ({r.dataset.split(' vs ')[1]}): {r.note}, the "
+                "others within 0.01" for r in pairs.itertuples())
+        if check == "citation_numbers":
+            slips = flagged.groupby(["table_a", "method", "value_a", "value_b"], sort=False)
+            words["citations"] = "; ".join(
+                f"{section} cites {method} as [{a:g}] {len(group)}× ({group['note'].iloc[0].split(':')[0]}; "
+                f"{method} is [{b:g}])" for (section, method, a, b), group in slips)
+        if check == "table3_definition":
+            words["rows"] = rows.groupby(["dataset", "method"]).ngroups
+            words["unmatched"] = flagged.groupby(["dataset", "method"]).ngroups
+            words["matched"] = words["rows"] - words["unmatched"]
+        out.append(FINDINGS[check].format(**words))
+    return out

@@ -16,6 +16,9 @@ metric is computed per image on those uint8 values, then averaged over images by
 - `msssim_pct`: pytorch-msssim's `ms_ssim` (5 scales, weights of Wang et al. 2003, σ = 1.5,
   data range 255) × 100, with an 11-pixel window when the image side exceeds 160 px; smaller
   images need a smaller window (`msssim_window`), recorded wherever results are written.
+  The paper does not state its MS-SSIM implementation and PEN-Net's core/metric.py has none;
+  pytorch-msssim is chosen because it is a PyTorch implementation of Wang et al. 2003 (the
+  paper's reference [33]) with its published scales and weights, and a project dependency.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ METRIC_INFO = {
     "mae_pct": "mean |a−b| on [0,1] ×100 on uint8 composites",
     "psnr": f"PSNR, data range 255, capped at {PSNR_CAP_DB:g} dB for identical images",
     "ssim": "SSIM, 11×11 Gaussian σ=1.5, data range 255, mean over RGB",
-    "msssim_pct": "MS-SSIM ×100 (pytorch-msssim, 5 scales, σ=1.5, data range 255; window per msssim_window)",
+    "msssim_pct": ("MS-SSIM ×100 (pytorch-msssim, 5 scales, σ=1.5, data range 255; window per "
+                   "msssim_window); the paper does not state its implementation and PEN-Net's "
+                   "core/metric.py has none: pytorch-msssim implements Wang et al. 2003 (the "
+                   "paper's [33]) with its published scales and weights"),
 }
 
 

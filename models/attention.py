@@ -118,6 +118,7 @@ def _attention_transfer(
         raise ValueError(
             f"shallow map {tuple(shallow.shape)} must be {RATE}x the deep map {tuple(deep.shape)}"
         )
+    # departure: equations 2–4 normalise both patches, apply no softmax scale and fill only the hole patches; as PEN-Net's code (which SRPNet builds on), we normalise only the key patches, scale the scores by 10 before the softmax and rebuild the whole shallow map, known positions included.
     known = attendable_patches(mask, (height, width), ksize)  # B×L
     query = F.unfold(deep, ksize, padding=ksize // 2)  # B×(C'k²)×L
     # sqrt(Σ x²) rather than Tensor.norm, whose float32 sum over this strided axis is less exact.

@@ -35,16 +35,19 @@ class ResidualBlock(nn.Module):
 
 
 def encoder_stage(level: int, residual: bool) -> nn.Sequential:
-    """Level 1..6: conv 3×3 stride 2 + LeakyReLU(0.2) (ReLU at level 6) [+ residual block].
+    """Level 1..6: conv 3×3 stride 2 + activation [+ residual block].
 
-    Indexed so that the conv is `.0` (the official checkpoints' `dw_conv0k.0.*` names) and the
-    residual block, when present, is `.2`.
+    The activation is LeakyReLU(0.2), except after PEN-Net's sixth conv (ReLU); SRPNet's residual
+    encoder follows Table A1, which prints LReLU after all six. Indexed so that the conv is `.0`
+    (the official checkpoints' `dw_conv0k.0.*` names) and the residual block, when present, is `.2`.
     """
     in_channels, out_channels = ENCODER_CHANNELS[level - 1], ENCODER_CHANNELS[level]
     deepest = level == len(ENCODER_CHANNELS) - 1
+    # departure: the sixth encoder conv of the residual encoder ends in LeakyReLU(0.2) as Table A1 prints (PEN-Net's code uses ReLU there, which the plain encoder of srpnet-baseline and pennet keeps).
+    pennet_relu = deepest and not residual
     layers: list[nn.Module] = [
         nn.Conv2d(in_channels, out_channels, 3, stride=2, padding=1),
-        nn.ReLU(inplace=True) if deepest else nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
+        nn.ReLU(inplace=True) if pennet_relu else nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
     ]
     if residual:
         layers.append(ResidualBlock(out_channels))

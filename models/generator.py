@@ -48,6 +48,7 @@ class PyramidContextGenerator(nn.Module):
         channels = ENCODER_CHANNELS
         for level in range(1, LEVELS + 1):
             self.add_module(f"dw_conv{level:02d}", encoder_stage(level, residual_blocks))
+        # departure: Table A1's five ATMConv rows (kernel 1, stride 1, C→C) are read as each attention transfer's shape (C channels in and out, resolution kept), not as 1×1 convolutions: Section 3.1 reuses PEN-Net's ATM [12], so we keep its 3×3 patch matching at levels 4–1 (1×1 at level 5) and its four dilated 3×3 fusion convs of C/4 channels each.
         # The deepest attention transfer matches 1×1 patches and has no fusion convs.
         self.at_conv05 = AttentionTransfer(channels[5], ksize=1, fuse=False)
         for level in range(LEVELS - 2, 0, -1):

@@ -114,6 +114,12 @@ class SRPNetMethod(Method):
             "which clamps log at -100); same value elsewhere.",
             "the LR milestones of PEN-Net's per-dataset config are scaled by the run's iteration "
             "budget over the official iteration count.",
+            # The harness's data protocol, here because PEN-Net's loader is this family's reference.
+            "images are resized with an explicit bicubic filter; PEN-Net's loader calls "
+            "img.resize() with Pillow's default, nearest neighbour in the Pillow of its release "
+            "(code of December 2019) and bicubic since Pillow 7.0 (January 2020).",
+            "grey (anti-aliased) pixels of a mask file count as hole when > 0; PEN-Net's loader "
+            "uses the grey values as they are (a soft mask in [0, 1]).",
         ]
         if self.residual_blocks:
             lines.append(
@@ -121,6 +127,23 @@ class SRPNetMethod(Method):
                 "padding 0, which would shrink each level and break the pyramid sizes the table "
                 "itself lists."
             )
+            lines.append(
+                "the sixth encoder conv of the residual encoder ends in LeakyReLU(0.2) as Table "
+                "A1 prints (PEN-Net's code uses ReLU there, which the plain encoder of "
+                "srpnet-baseline and pennet keeps)."
+            )
+        if self.residual_blocks or self.discriminator_kind != "patch":  # not PEN-Net itself
+            lines += [
+                "Table A1's five ATMConv rows (kernel 1, stride 1, C→C) are read as each attention "
+                "transfer's shape (C channels in and out, resolution kept), not as 1×1 "
+                "convolutions: Section 3.1 reuses PEN-Net's ATM [12], so we keep its 3×3 patch "
+                "matching at levels 4–1 (1×1 at level 5) and its four dilated 3×3 fusion convs of "
+                "C/4 channels each.",
+                "equations 2–4 normalise both patches, apply no softmax scale and fill only the "
+                "hole patches; as PEN-Net's code (which SRPNet builds on), we normalise only the "
+                "key patches, scale the scores by 10 before the softmax and rebuild the whole "
+                "shallow map, known positions included.",
+            ]
         if (
             self.discriminator_kind == "global_local"
             and local_crop_size(self.spec.image_size) != self.spec.image_size // 2

@@ -11,12 +11,14 @@ import os
 import re
 import shutil
 import subprocess
+from html import unescape as html_unescape
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from bench import audit, tables
 from bench.report import build_report
 from bench.report.build import SAMPLE_BANNER, SMOKE_BANNER
 
@@ -30,6 +32,11 @@ GRIDS = 4
 # pennet, srpnet-baseline, srpnet) + 6 bucket rows × 4 (srpnet-baseline ran centre only);
 # texture: 2 × 4 + 6 × 4 (truth, input, glcic, srpnet).
 IMAGES = 4 + 5 + (2 * 5 + 6 * 4) + (2 * 4 + 6 * 4)
+
+
+@pytest.fixture(scope="module")
+def paper_findings() -> list[str]:
+    return audit.findings(audit.audit_paper(tables.load_paper()))
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +85,20 @@ def test_best_values_are_bold_and_deltas_coloured(report):
     assert re.search(r'class="num (better|worse)"', srpnet)
     not_run = row_with(table2, '>places2</td><td class="method">picnet<')
     assert "not run" in not_run and "3.10" in not_run
+
+
+def test_audit_section_leads_with_findings_and_table3_shows_the_papers_definition(report, paper_findings):
+    html = report.read_text()
+    audit_section = html[html.index('<section id="audit">'):]
+    audit_section = audit_section[:audit_section.index("</section>")]
+    items = re.findall(r"<li>(.*?)</li>", audit_section, re.S)
+    assert [html_unescape(i.strip()) for i in items] == paper_findings
+    assert audit_section.index("<li>") < audit_section.index('<table class="data')
+    table3 = table_block(html, "table3")
+    assert "Paper&#39;s definition" in table3 and "Δ like with like" in table3
+    assert "all buckets pooled" in table3
+    pennet = row_with(table3, "pennet-facade")
+    assert "bucket [0.01,0.1]" in pennet
 
 
 def test_single_run_without_evaluation(tmp_path, run_factory):

@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 
 from bench import audit, tables
+from tests.parity import PARITY
+
+PAPER_TEXT = PARITY.parent / "paper" / "srpnet-paper.txt"
 
 N_BOOT = 200
 
@@ -97,6 +100,37 @@ def test_table3_pools_every_irregular_bucket(built, bench_runs):
     assert row["n"] == len(irregular) == 5 * 6
     assert row["psnr_ours"] == pytest.approx(irregular["psnr"].mean())
     assert row["bucket"] == "all" and row["psnr_paper"] == 31.98
+
+
+def test_table3_delta_compares_like_with_like(built, bench_runs, paper):
+    raw = raw_rows(bench_runs["pennet-facade"])
+    first = raw[(raw["mask_setting"] == "irregular") & (raw["bucket"] == "[0.01,0.1]")]
+    row = one(built["table3"], dataset="facade", method="pennet")
+    # The paper's 0.58 / 31.98 / 97.60 are Table A4's first bucket, not a pooled mean.
+    assert row["paper_definition"] == "bucket [0.01,0.1]"
+    assert row["psnr_as_paper"] == pytest.approx(first["psnr"].mean())
+    assert row["psnr_delta"] == pytest.approx(first["psnr"].mean() - 31.98)
+    assert row["psnr_ours"] != pytest.approx(row["psnr_as_paper"])  # ours stays pooled
+    definitions = audit.table3_definitions(paper).set_index(["dataset", "method"])["definition"]
+    assert definitions[("facade", "picnet")] == definitions[("facade", "srpnet")] == "bucket [0.01,0.1]"
+    assert definitions[("places2", "srpnet")] == definitions[("dtd", "glcic")] == audit.NO_DEFINITION
+    unmatched = built["table3"][built["table3"]["paper_definition"] == audit.NO_DEFINITION]
+    assert len(unmatched) >= 10 and unmatched["l1_delta"].isna().all()
+
+
+def test_table3_mean_definition_uses_the_mean_of_our_bucket_means(rows, paper):
+    """A paper row equal to the mean of its six buckets is matched to that definition."""
+    edited = paper.copy()
+    buckets = edited[(edited["table"] == "A4") & (edited["method"] == "pennet")]
+    target = (edited["table"] == "3") & (edited["dataset"] == "facade") & (edited["method"] == "pennet")
+    for column in audit.PAPER_METRICS:
+        edited.loc[target, column] = buckets[column].mean()
+    row = one(tables.build_tables(rows, edited, n_boot=N_BOOT)["table3"], dataset="facade",
+              method="pennet")
+    assert row["paper_definition"] == audit.MEAN_OF_BUCKETS
+    ours = tables.aggregate(rows[rows["run_id"] == "pennet-facade"], n_boot=N_BOOT)
+    means = ours[(ours["mask_setting"] == "irregular") & (ours["bucket"] != "all")]["psnr_ours"]
+    assert len(means) == 6 and row["psnr_as_paper"] == pytest.approx(means.mean())
 
 
 def test_per_bucket_tables_follow_the_paper_csv(built, bench_runs):
@@ -219,6 +253,42 @@ def test_audit_finds_the_papers_inconsistencies(paper):
         ("A4", "glcic", "psnr"), ("A4", "glcic", "msssim_pct")}
     best = one(found, check="claim_paper_method_best", table_a="3", dataset="dtd", metric="l1_pct")
     assert best["flagged"] and best["note"].endswith("pennet")
+
+
+def test_audit_finds_repeated_columns_and_the_citation_slip(paper):
+    found = audit.audit_paper(paper)
+    repeated = found[found["check"] == "repeated_across_tables"]
+    assert set(zip(repeated["table_a"], repeated["table_b"], repeated["method"], repeated["metric"])) == {
+        ("A5", "4", "pennet", "l1_pct")}
+    assert list(repeated["value_a"]) == [0.49, 1.35, 2.46, 3.76, 5.42, 7.76]
+    assert list(repeated["value_b"]) == [0.48, 1.34, 2.46, 3.76, 5.42, 7.76]
+    slips = found[(found["check"] == "citation_numbers") & found["flagged"]]
+    assert set(slips["table_a"]) == {"§4.1"} and len(slips) == 2
+    assert set(slips["value_a"]) == {9} and set(slips["value_b"]) == {10}
+    fixed = audit.load_citations()
+    fixed.loc[fixed["number"] == 9, "number"] = 10
+    fixed.loc[fixed["name"] == "context-encoders", "number"] = 9
+    again = audit.audit_paper(paper, fixed)
+    assert not again[again["check"] == "citation_numbers"]["flagged"].any()
+
+
+def test_findings_give_one_plain_sentence_per_flagging_check(paper):
+    found = audit.audit_paper(paper)
+    sentences = audit.findings(found)
+    flagging = [c for c in audit.CHECK_ORDER if found[found["check"] == c]["flagged"].any()]
+    assert len(sentences) == len(flagging) == len(set(sentences))
+    text = "\n".join(sentences)
+    assert "Table A5's pennet l1_pct column (places2) repeats Table 4's (celeba-hq)" in text
+    assert "§4.1 cites glcic as [9]" in text and "glcic is [10]" in text
+    assert "in only 6 of 16 rows" in text
+
+
+@pytest.mark.skipif(not PAPER_TEXT.is_file(), reason=f"paper text not found at {PAPER_TEXT}")
+def test_citations_csv_is_read_off_the_paper_text():
+    text = " ".join(PAPER_TEXT.read_text().split())
+    for row in audit.load_citations().itertuples():
+        assert row.context in text, row.context
+        assert f"[{row.number}]" in row.context
 
 
 def test_audit_is_computed_from_the_csv(paper):

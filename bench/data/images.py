@@ -46,6 +46,7 @@ def resize_square(image: Image.Image, size: int) -> Image.Image:
     """PEN-Net's protocol: the whole image resized (not cropped) to size × size, bicubic."""
     if image.size == (size, size):
         return image
+    # departure: images are resized with an explicit bicubic filter; PEN-Net's loader calls img.resize() with Pillow's default, nearest neighbour in the Pillow of its release (code of December 2019) and bicubic since Pillow 7.0 (January 2020).
     return image.resize((size, size), Image.Resampling.BICUBIC)
 
 

@@ -234,6 +234,7 @@ def read_mask_png(path: Path, size: int) -> np.ndarray:
             image = image.convert("L")
             if image.size != (size, size):
                 image = image.resize((size, size), Image.Resampling.NEAREST)
+            # departure: grey (anti-aliased) pixels of a mask file count as hole when > 0; PEN-Net's loader uses the grey values as they are (a soft mask in [0, 1]).
             return (np.asarray(image) > 0).astype(np.float32)
     except OSError as error:
         raise MaskError(f"{path}: cannot read mask ({error})") from None

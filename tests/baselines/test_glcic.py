@@ -125,6 +125,18 @@ def test_each_phase_updates_only_its_networks():
     assert not same(before_c, snapshot(c)) and not same(before_d, snapshot(d))
 
 
+def test_alpha_weighs_the_critic_only_in_the_joint_phase():
+    images, masks = batch(TRAIN_SIZE)
+    small, unit = (make(TRAIN_SIZE, iterations=3, alpha=a) for a in (0.0004, 1.0))
+    # Phase 2 (step 1): D's own loss, the same whatever alpha is (otenim: (fake + real) / 2).
+    phase2 = [m.train_step(images, masks, 1)["loss_d"] for m in (small, unit)]
+    assert phase2[0] == pytest.approx(phase2[1], rel=1e-6) and phase2[0] > 0.1
+    assert same(snapshot(small.networks["discriminator"]), snapshot(unit.networks["discriminator"]))
+    # Phase 3 (step 2): alpha weighs D's loss too, as the paper's joint objective and otenim.
+    phase3 = [m.train_step(images, masks, 2)["loss_d"] for m in (small, unit)]
+    assert phase3[0] == pytest.approx(0.0004 * phase3[1], rel=1e-4)
+
+
 def test_frozen_discriminator_passes_gradients_but_does_not_change():
     method = make(64)
     d = method.networks["discriminator"].train()
