@@ -21,7 +21,8 @@ from torch.utils.data import DataLoader
 
 from bench import config as config_module
 from bench import methods
-from bench.evaluate import (MaskedImages, RowWriter, Setting, Timings, row_constants, save_samples,
+from bench.data import masks
+from bench.evaluate import (MaskedImages, RowWriter, Timings, row_constants, save_samples,
                             scored_batches, test_mask_set)
 from bench.train import build_method, method_spec, open_data, resolve_device
 
@@ -68,7 +69,7 @@ def main() -> None:
     method = build_method(config, method_spec(config, (0.0, 0.0, 0.0)), device).eval()
     dataset = open_data(config, "test")
     count = min(args.count, len(dataset))
-    setting = Setting(args.setting)
+    setting = masks.EvalSetting(args.setting)
     loader = DataLoader(MaskedImages(dataset, test_mask_set(config, setting, count), list(range(count))),
                         batch_size=args.batch_size, num_workers=args.num_workers,
                         pin_memory=device.type == "cuda")
