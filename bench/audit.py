@@ -39,9 +39,7 @@ import pandas as pd
 
 from bench import methods
 from bench.data.masks import BUCKET_LABELS
-
-# Paper metric column → higher is better.
-PAPER_METRICS = {"l1_pct": False, "psnr": True, "msssim_pct": True}
+from bench.metrics import PAPER_HIGHER_IS_BETTER as PAPER_METRICS  # paper column → higher is better
 # Table 5 row → the Table 2 column that is the same network (baseline = PEN-Net, last row = SRPNet).
 TABLE5_IN_TABLE2 = {
     row: methods.REGISTRY[name].paper_equivalent or name

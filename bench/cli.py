@@ -96,7 +96,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 # --- tables / report ------------------------------------------------------------------------
 def _l1_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--l1", default="l1_rel_pct", choices=["l1_rel_pct", "mae_pct"],
+    from bench import metrics
+
+    parser.add_argument("--l1", default=metrics.DEFAULT_L1, choices=metrics.L1_VARIANTS,
                         help="L1 variant in the tables (default l1_rel_pct, PEN-Net's relative L1)")
 
 

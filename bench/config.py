@@ -23,10 +23,9 @@ from typing import Any, Literal
 import yaml
 
 from bench import methods
+from bench.data.masks import EVAL_SETTINGS
 
-EVAL_MASK_SETTINGS = ("center",) + tuple(f"irregular_{k}" for k in range(6))
-"""Evaluation settings: the centre square, and irregular masks of hole-ratio bucket k (0..5,
-in the order of bench.data.masks.BUCKETS)."""
+EVAL_MASK_SETTINGS = tuple(s.name for s in EVAL_SETTINGS)  # the names eval.masks accepts
 
 
 class ConfigError(ValueError):

@@ -48,29 +48,6 @@ class EvaluationError(RuntimeError):
     """An evaluation that cannot run as asked."""
 
 
-@dataclasses.dataclass(frozen=True)
-class Setting:
-    """One evaluation setting: 'center', or 'irregular' with a bucket index."""
-
-    name: str  # as in eval.masks: "center" or "irregular_<k>"
-
-    @property
-    def kind(self) -> str:
-        return self.name.split("_")[0]
-
-    @property
-    def bucket_index(self) -> int | None:
-        return None if self.kind == "center" else int(self.name.split("_")[1])
-
-    @property
-    def bucket(self) -> str:
-        return "all" if self.bucket_index is None else masks.BUCKET_LABELS[self.bucket_index]
-
-    @property
-    def folder(self) -> str:
-        return f"{self.kind}_{'all' if self.bucket_index is None else self.bucket_index}"
-
-
 # --- data --------------------------------------------------------------------------------------
 class MaskedImages(Dataset):
     """Test images `indices` of a split, each with its fixed mask (image i ↔ mask i)."""
@@ -89,7 +66,7 @@ class MaskedImages(Dataset):
                 "image_id": item["id"], "mask_id": mask_id, "domain": item["domain"]}
 
 
-def test_mask_set(config: Config, setting: Setting, count: int) -> masks.MaskSet:
+def test_mask_set(config: Config, setting: masks.EvalSetting, count: int) -> masks.MaskSet:
     return masks.test_masks(
         setting.kind, config.data.size, bucket=setting.bucket_index, count=count,
         seed=config.eval.mask_seed,
@@ -207,7 +184,7 @@ class RowWriter:
         if not path.is_file() or path.stat().st_size == 0:
             runs.append_lines(path, [runs.csv_line(list(ROW_COLUMNS))])
 
-    def write(self, batch: dict[str, Any], scores: dict[str, np.ndarray], setting: Setting) -> None:
+    def write(self, batch: dict[str, Any], scores: dict[str, np.ndarray], setting: masks.EvalSetting) -> None:
         ratios = batch["mask"].float().mean(dim=(1, 2, 3)).tolist()
         lines = []
         for k, image_id in enumerate(batch["image_id"]):
@@ -318,13 +295,13 @@ class Evaluator:
         writer = RowWriter(rows_file, row_constants(self.config, self.method, self.checkpoint))
         count = min(self.config.eval.count or len(self.dataset), len(self.dataset))
         for name in self.config.eval.masks:
-            self.evaluate_setting(Setting(name), count, done, writer)
+            self.evaluate_setting(masks.EvalSetting(name), count, done, writer)
         distributed.barrier()
         distributed.on_rank_zero(lambda: merge_parts(self.eval_dir))
         distributed.barrier()  # before teardown (see distributed.teardown)
         return self.eval_dir / "rows.csv"
 
-    def evaluate_setting(self, setting: Setting, count: int,
+    def evaluate_setting(self, setting: masks.EvalSetting, count: int,
                          done: dict[tuple[str, str], set[str]], writer: RowWriter) -> None:
         scored = done.get((setting.kind, setting.bucket), set())
         todo = [i for i in range(count) if self.dataset.ids[i] not in scored]

@@ -16,44 +16,48 @@ from bench.method import Method, MethodSpec
 
 @dataclass(frozen=True)
 class Entry:
-    """A registered method. `in_paper_tables`: a column of the paper's Tables 2–4 and A3–A5
-    under this very name; `ablation_row`: its row name in Table 5; `paper_equivalent`: the
-    Table 2 column that is the same network (Table 5's baseline is PEN-Net)."""
+    """A registered method. `colour`: its colour in every plot; `reference`: the paper's own
+    method, which paired comparisons and claims measure against (exactly one entry);
+    `in_paper_tables`: a column of the paper's Tables 2–4 and A3–A5 under this very name;
+    `ablation_row`: its row name in Table 5; `paper_equivalent`: the Table 2 column that is the
+    same network (Table 5's baseline is PEN-Net)."""
 
     factory: str
     description: str
+    colour: str
     options: dict[str, Any] = field(default_factory=dict)
     in_paper_tables: bool = False
     ablation_row: str | None = None
     paper_equivalent: str | None = None
+    reference: bool = False
 
 
-# In the paper's column order; the last entry is the paper's own method.
+# In the paper's column order (tables and report follow it).
 REGISTRY: dict[str, Entry] = {
     "picnet": Entry("baselines.picnet:build", "PIC-Net, pluralistic completion (Zheng et al. 2019)",
-                    in_paper_tables=True),
-    "glcic": Entry("baselines.glcic:build", "GLCIC (Iizuka et al. 2017)", in_paper_tables=True),
+                    "#7b4fa6", in_paper_tables=True),
+    "glcic": Entry("baselines.glcic:build", "GLCIC (Iizuka et al. 2017)", "#e07b00", in_paper_tables=True),
     "pennet": Entry("baselines.pennet:build", "PEN-Net (Zeng et al. 2019), official PyTorch branch",
-                    in_paper_tables=True),
+                    "#1f6fb4", in_paper_tables=True),
     "srpnet-baseline": Entry(
         "models.srpnet:build",
         "Table 5 'baseline': SRPNet without residual blocks, with PEN-Net's patch discriminator",
-        {"residual_blocks": False, "discriminator": "patch"},
+        "#8c564b", {"residual_blocks": False, "discriminator": "patch"},
         ablation_row="baseline", paper_equivalent="pennet",
     ),
     "srpnet+discriminator": Entry(
         "models.srpnet:build",
         "Table 5 '+Discriminator': no residual blocks, global + local discriminators",
-        {"residual_blocks": False, "discriminator": "global_local"},
+        "#c2448f", {"residual_blocks": False, "discriminator": "global_local"},
         ablation_row="+discriminator",
     ),
     "srpnet": Entry(
         "models.srpnet:build",
         "SRPNet: residual pyramid encoder, attention transfer, global + local discriminators",
-        in_paper_tables=True, ablation_row="+residual_blocks",
+        "#c62828", in_paper_tables=True, ablation_row="+residual_blocks", reference=True,
     ),
 }
-REFERENCE = list(REGISTRY)[-1]  # the paper's method: what paired comparisons measure against
+(REFERENCE,) = (n for n, e in REGISTRY.items() if e.reference)  # exactly one paper method
 IN_PAPER_TABLES = tuple(n for n, e in REGISTRY.items() if e.in_paper_tables)
 ABLATION = {e.ablation_row: n for n, e in REGISTRY.items() if e.ablation_row}  # Table 5 row → name
 

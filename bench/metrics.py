@@ -23,24 +23,56 @@ metric is computed per image on those uint8 values, then averaged over images by
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from pytorch_msssim import ms_ssim, ssim
 
 PSNR_CAP_DB = 100.0
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One per-image metric: its row column, how it is shown, which way is better, and the
+    column of the paper's tables (results/paper/paper_tables.csv) it is compared with."""
+
+    key: str
+    label: str
+    unit: str
+    higher_is_better: bool
+    paper_column: str | None
+    definition: str
+
+
+SPECS: dict[str, MetricSpec] = {s.key: s for s in (
+    MetricSpec("l1_rel_pct", "L1 (%)", "%", False, "l1_pct",
+               "relative L1 Σ|a−b|/Σ(a+b) ×100 on uint8 composites (PEN-Net core/metric.py)"),
+    MetricSpec("mae_pct", "L1 (%)", "%", False, "l1_pct", "mean |a−b| on [0,1] ×100 on uint8 composites"),
+    MetricSpec("psnr", "PSNR (dB)", "dB", True, "psnr",
+               f"PSNR, data range 255, capped at {PSNR_CAP_DB:g} dB for identical images"),
+    MetricSpec("ssim", "SSIM", "", True, None, "SSIM, 11×11 Gaussian σ=1.5, data range 255, mean over RGB"),
+    MetricSpec("msssim_pct", "MS-SSIM (%)", "%", True, "msssim_pct",
+               "MS-SSIM ×100 (pytorch-msssim, 5 scales, σ=1.5, data range 255; window per "
+               "msssim_window); the paper does not state its implementation and PEN-Net's "
+               "core/metric.py has none: pytorch-msssim implements Wang et al. 2003 (the "
+               "paper's [33]) with its published scales and weights"),
+)}
+METRICS = tuple(SPECS)  # the columns score_batch returns, in row order
+L1_VARIANTS = tuple(k for k, s in SPECS.items() if s.paper_column == "l1_pct")  # the two "L1 (%)"
 DEFAULT_L1 = "l1_rel_pct"
-METRICS = ("l1_rel_pct", "mae_pct", "psnr", "ssim", "msssim_pct")
-HIGHER_IS_BETTER = {"l1_rel_pct": False, "mae_pct": False, "psnr": True, "ssim": True, "msssim_pct": True}
-METRIC_INFO = {
-    "l1_rel_pct": "relative L1 Σ|a−b|/Σ(a+b) ×100 on uint8 composites (PEN-Net core/metric.py)",
-    "mae_pct": "mean |a−b| on [0,1] ×100 on uint8 composites",
-    "psnr": f"PSNR, data range 255, capped at {PSNR_CAP_DB:g} dB for identical images",
-    "ssim": "SSIM, 11×11 Gaussian σ=1.5, data range 255, mean over RGB",
-    "msssim_pct": ("MS-SSIM ×100 (pytorch-msssim, 5 scales, σ=1.5, data range 255; window per "
-                   "msssim_window); the paper does not state its implementation and PEN-Net's "
-                   "core/metric.py has none: pytorch-msssim implements Wang et al. 2003 (the "
-                   "paper's [33]) with its published scales and weights"),
-}
+# The paper's three metrics as the tables name them → the per-image metric that fills each
+# (the L1 one is chosen per table among L1_VARIANTS).
+TABLE_METRICS = {"l1": DEFAULT_L1, "psnr": "psnr", "msssim": "msssim_pct"}
+# Paper column → higher is better (what the paper's tables are audited with).
+PAPER_HIGHER_IS_BETTER = {SPECS[k].paper_column: SPECS[k].higher_is_better for k in TABLE_METRICS.values()}
+
+
+def check_l1(l1: str) -> str:
+    """`l1` if it names one of the L1 variants, else a clear error."""
+    if l1 not in L1_VARIANTS:
+        raise ValueError(f"unknown L1 variant {l1!r}; choose one of {', '.join(L1_VARIANTS)}")
+    return l1
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:

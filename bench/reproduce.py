@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from bench import config as config_module
-from bench import profiles, runs
+from bench import metrics, profiles, runs
 from bench.data import datasets
 from bench.method import Method, MethodSpec, ReleaseError
 
@@ -61,7 +61,7 @@ def check_data(profile: profiles.Profile, cache_dir: Path | None) -> dict[str, d
     return counts
 
 
-def describe_device() -> str:
+def visible_devices() -> str:
     if torch.cuda.is_available():
         names = {torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())}
         return f"{torch.cuda.device_count()} GPU(s): {', '.join(sorted(names))}"
@@ -97,7 +97,7 @@ def estimate(profile: profiles.Profile, steps: int = 2) -> float:
         total += per_step * c.train.iterations
         say(f"estimate {run.run_id}: {per_step:.2f} s/step × {c.train.iterations:,d} steps "
             f"= {per_step * c.train.iterations / 3600:.1f} h")
-    say(f"estimate for all training: {total / 3600:.1f} h on {describe_device()} (data loading excluded)")
+    say(f"estimate for all training: {total / 3600:.1f} h on {visible_devices()} (data loading excluded)")
     return total
 
 
@@ -208,7 +208,7 @@ def report_stage(profile: profiles.Profile, run_ids: list[str], runs_root: Path,
 def reproduce(profile_name: str, *, data_root: Path | None = None, datasets_filter: list[str] | None = None,
               methods_filter: list[str] | None = None, only: str | None = None, nproc: int | None = None,
               overrides: list[str] | None = None, runs_root: Path = runs.RUNS_ROOT,
-              reports_root: Path = REPORTS_ROOT, l1: str = "l1_rel_pct", progress: bool = True,
+              reports_root: Path = REPORTS_ROOT, l1: str = metrics.DEFAULT_L1, progress: bool = True,
               warmup: bool | None = None, weights_root: Path | None = None,
               train_missing: bool = False) -> Path | None:
     profile = profiles.plan(profile_name, data_root=data_root, datasets=datasets_filter,
@@ -219,7 +219,7 @@ def reproduce(profile_name: str, *, data_root: Path | None = None, datasets_filt
         raise ReproduceError(f"--only {only!r}: use one of {', '.join(STAGES)}")
     say(f"profile {profile.name}: {profile.description}; {len(profile.runs)} run(s)")
     nproc = nproc or max(1, torch.cuda.device_count())
-    say(f"device: {describe_device()}; processes per training: {nproc}")
+    say(f"device: {visible_devices()}; processes per training: {nproc}")
     cache = profile.runs[0].config.data.cache_dir
     data_counts = check_data(profile, None if cache is None else Path(cache))
     trained, released = split_releases(profile, weights_root, train_missing)

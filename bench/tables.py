@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 
 from bench import audit, methods
-from bench.data.masks import BUCKET_LABELS
+from bench.data.datasets import REAL_DATASETS
+from bench.data.masks import BUCKET_LABELS, NVIDIA_MASKS_PER_BUCKET
 from bench.data.sample import DOMAINS
-from bench.metrics import DEFAULT_L1
+from bench.metrics import DEFAULT_L1, SPECS, TABLE_METRICS, check_l1
 from bench.metrics import METRICS as METRIC_NAMES
 from bench.runs import write_text
 
@@ -35,14 +36,10 @@ TEXT_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id
                 "mask_setting", "bucket")
 # The columns of the evaluator's rows (bench/evaluate.py ROW_COLUMNS) that the tables read.
 ROW_COLUMNS = (*TEXT_COLUMNS, "hole_ratio", *METRIC_NAMES)
-L1_VARIANTS = ("l1_rel_pct", "mae_pct")  # the two "L1 (%)" definitions bench.metrics computes
 
-# Our metric key → (paper column, higher is better, label).
-METRICS = {
-    "l1": ("l1_pct", False, "L1 (%)"),
-    "psnr": ("psnr", True, "PSNR (dB)"),
-    "msssim": ("msssim_pct", True, "MS-SSIM (%)"),
-}
+# The tables' metric key → (paper column, higher is better, label), from bench.metrics.SPECS.
+METRICS = {key: (SPECS[m].paper_column, SPECS[m].higher_is_better, SPECS[m].label)
+           for key, m in TABLE_METRICS.items()}
 
 COMPARISON_METHODS = methods.IN_PAPER_TABLES
 ABLATION_METHODS = tuple(methods.ABLATION.values())
@@ -59,13 +56,12 @@ STATUS_NOT_RUN = "not run"
 STATUS_NOT_IN_PAPER = "not in paper"
 STATUS_PROXY = "sample proxy, not comparable"
 
-# Table 1 of the paper (not in the CSV): images per split; the NVIDIA mask set has 12,000 masks.
+# Table 1 of the paper (not in the CSV): images per split, from the dataset registry; the
+# NVIDIA mask set has 12,000 masks.
 PAPER_TABLE1 = {
-    ("dtd", "train"): 4512, ("dtd", "test"): 1128,
-    ("facade", "train"): 506, ("facade", "test"): 100,
-    ("celeba-hq", "train"): 28000, ("celeba-hq", "test"): 2000,
-    ("places2", "train"): 1829960, ("places2", "test"): 10000,
-    ("masks", "total"): 12000,
+    **{(d.name, split): count for d in REAL_DATASETS.values()
+       for split, count in (("train", d.train_count), ("test", d.test_count))},
+    ("masks", "total"): NVIDIA_MASKS_PER_BUCKET * len(BUCKET_LABELS),
 }
 
 PAPER_CSV = Path(__file__).resolve().parents[1] / "results" / "paper" / "paper_tables.csv"
@@ -120,12 +116,6 @@ TABLE_TITLES = {
     "audit": "Paper-consistency audit (computed from paper_tables.csv)",
 }
 GROUP_COLUMNS = ["run_id", "method", "dataset", "source", "mask_setting", "bucket"]
-
-
-def check_l1(l1: str) -> str:
-    if l1 not in L1_VARIANTS:
-        raise ValueError(f"unknown L1 variant {l1!r}; choose one of {', '.join(L1_VARIANTS)}")
-    return l1
 
 
 def load_paper(path: Path | None = None) -> pd.DataFrame:
@@ -226,7 +216,7 @@ def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0,
 
 
 def _metric_columns(l1: str) -> dict[str, str]:
-    return {"l1": l1, "psnr": "psnr", "msssim": "msssim_pct"}
+    return {**TABLE_METRICS, "l1": l1}
 
 
 def _with_pooled(rows: pd.DataFrame) -> pd.DataFrame:

@@ -1,5 +1,6 @@
 """The benchmark scripts run end to end at toy sizes and print the figures they promise."""
 
+import json
 import re
 
 import pytest
@@ -13,9 +14,9 @@ def figures(line_start: str, output: str) -> list[float]:
 
 
 @pytest.mark.parametrize("options", [[], ["--bf16", "--channels-last"]])
-def test_model_speed_prints_step_inference_memory_and_flops(capsys, options):
+def test_model_speed_prints_step_inference_memory_and_flops(capsys, tmp_path, options):
     assert main(["benchmark", "model_speed", "--method", "srpnet", "--size", "64", "--batch", "2",
-                 "--steps", "1", "--warmup", "0", *options]) == 0
+                 "--steps", "1", "--warmup", "0", "--out", str(tmp_path), *options]) == 0
     output = capsys.readouterr().out
     assert ("bf16 autocast" in output) == bool(options)
     seconds, per_second = figures("train step (all D and G updates)", output)
@@ -23,6 +24,28 @@ def test_model_speed_prints_step_inference_memory_and_flops(capsys, options):
     assert figures("inference", output)[0] > 0
     gflop, achieved, share, _, peak = figures("train step FLOPs", output)
     assert gflop > 0 and 0 < achieved and peak > 0 and share > 0
+    # What it printed is kept as data, with the environment, in a JSON record and a CSV.
+    (record_path,) = tmp_path.glob("model_speed-*.json")
+    record = json.loads(record_path.read_text())
+    assert record["printed"] == [line for line in output.splitlines() if line]
+    (result,) = record["results"]
+    assert f"{result['train_step_s']:.3f} s" in output and result["precision"] == ("bfloat16" if options else "float32")
+    assert record["environment"]["torch"] and record["environment"]["cpu_count"] > 0
+    csv_lines = record_path.with_suffix(".csv").read_text().splitlines()
+    assert len(csv_lines) == 2 and "train_images_per_s" in csv_lines[0] and "torch_threads" in csv_lines[0]
+
+
+def test_eval_speed_without_a_model_splits_time_and_writes_its_figures(capsys, tmp_path):
+    assert main(["benchmark", "eval_speed", "--size", "64", "--count", "6", "--batch-size", "3",
+                 "--num-workers", "0", "--samples", "1", "--out", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    assert "method none" in output and "composite + metrics" in output
+    (record_path,) = tmp_path.glob("eval_speed-*.json")
+    results = json.loads(record_path.read_text())["results"]
+    parts = {r["part"]: r["seconds"] for r in results}
+    assert set(parts) == {"data loading (waiting on workers)", "inference", "composite + metrics",
+                          "rows + sample PNGs", "total"}
+    assert sum(v for k, v in parts.items() if k != "total") <= parts["total"] * 1.01
 
 
 def test_data_speed_prints_mask_and_metric_timings(capsys):

@@ -57,7 +57,7 @@ def read(path):
 
 
 def test_setting_names():
-    center, irregular = evaluate.Setting("center"), evaluate.Setting("irregular_2")
+    center, irregular = masks.EvalSetting("center"), masks.EvalSetting("irregular_2")
     assert (center.kind, center.bucket, center.folder) == ("center", "all", "center_all")
     assert (irregular.kind, irregular.bucket, irregular.folder) == ("irregular", "(0.2,0.3]", "irregular_2")
 

@@ -43,3 +43,20 @@ def test_ablation_rows_and_paper_columns_come_from_the_registry():
 def test_unknown_method_names_the_known_ones():
     with pytest.raises(methods.UnknownMethodError, match="unknown method 'lama'; known: "):
         methods.create("lama", MethodSpec())
+
+
+def test_reference_and_colours_are_stated_by_each_entry_not_by_registry_order():
+    assert [n for n, e in methods.REGISTRY.items() if e.reference] == [methods.REFERENCE]
+    colours = [e.colour for e in methods.REGISTRY.values()]
+    assert len(set(colours)) == len(colours) and all(re.fullmatch(r"#[0-9a-f]{6}", c) for c in colours)
+    # Appending a method changes neither the reference nor anyone's colour.
+    appended = {**methods.REGISTRY, "extra": methods.Entry("x:y", "an added method", "#000000")}
+    assert [n for n, e in appended.items() if e.reference] == [methods.REFERENCE]
+    assert all(appended[n].colour == e.colour for n, e in methods.REGISTRY.items())
+
+
+def test_each_metric_direction_and_mask_setting_list_is_defined_in_one_module():
+    sources = {p: p.read_text() for p in HARNESS.rglob("*.py")}
+    for pattern in (r"higher_is_better\s*[:=]|HIGHER_IS_BETTER\s*=", r"\"irregular_\{"):
+        owners = [p.name for p, text in sources.items() if re.search(pattern, text)]
+        assert len(owners) == 1, (pattern, owners)

@@ -73,7 +73,7 @@ def test_worse_images_score_worse():
     _, badly = _pair(noise=0.5)
     good, bad = M.score_batch(x, slightly), M.score_batch(x, badly)
     for name in M.METRICS:
-        better = good[name] > bad[name] if M.HIGHER_IS_BETTER[name] else good[name] < bad[name]
+        better = good[name] > bad[name] if M.SPECS[name].higher_is_better else good[name] < bad[name]
         assert better.all(), name
 
 

@@ -26,8 +26,8 @@ from bench import config, methods
 from bench.method import Method, MethodSpec, OfficialTensor, OfficialWeights, take_options
 
 ENTRIES = {
-    "toy": methods.Entry("tests.toy_method:build", "a two-layer test inpainter"),
-    "toy-plain": methods.Entry("tests.toy_method:build_plain", "the same, without released weights"),
+    "toy": methods.Entry("tests.toy_method:build", "a two-layer test inpainter", "#2e7d32"),
+    "toy-plain": methods.Entry("tests.toy_method:build_plain", "the same, without released weights", "#558b2f"),
 }
 DEFAULTS = {"width": 8, "noise": 0.0, "sleep": 0.0, "nan_at_step": -1}
 

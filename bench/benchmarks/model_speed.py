@@ -7,7 +7,8 @@ the peak memory each phase adds above where it starts (see PeakMemory), the trai
 counted by torch.utils.flop_counter.FlopCounterMode, and the achieved FLOP/s against a measured
 matmul peak on the same device. Inputs are random images with a
 centred square hole of half the side (PEN-Net's test mask). `--bf16` and `--channels-last` time
-the trainer's GPU options (train.bf16, train.channels_last) on any device.
+the trainer's GPU options (train.bf16, train.channels_last) on any device. What it prints is
+also written, with the environment, to `--out` (bench/benchmarks/record.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from bench.benchmarks.record import DEFAULT_DIR, Record
 from bench.method import Method, MethodSpec
 from bench.methods import REFERENCE, create, names
 
@@ -46,6 +48,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="bfloat16 autocast around training and inference (train.bf16)")
     parser.add_argument("--channels-last", action="store_true",
                         help="networks and inputs in channels_last (train.channels_last)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_DIR,
+                        help=f"folder for the JSON + CSV of the figures (default {DEFAULT_DIR})")
     return parser.parse_args(argv)
 
 
@@ -163,11 +167,14 @@ def main(argv: list[str] | None = None) -> int:
         with precision:
             method.inpaint(images, masks)
 
-    print(f"method {args.method}, {args.size}x{args.size}, batch {args.batch}, device {device}, "
-          f"threads {torch.get_num_threads()}, torch {torch.__version__}, "
-          f"{'bf16 autocast' if args.bf16 else 'float32'}"
-          f"{', channels_last' if args.channels_last else ''}")
-    print("parameters: " + ", ".join(f"{k} {v:,}" for k, v in method.parameter_counts().items()))
+    record = Record("model_speed", vars(args), device)
+    precision_name = "bfloat16" if args.bf16 else "float32"
+    record.say(f"method {args.method}, {args.size}x{args.size}, batch {args.batch}, device {device}, "
+               f"threads {torch.get_num_threads()}, torch {torch.__version__}, "
+               f"{'bf16 autocast' if args.bf16 else 'float32'}"
+               f"{', channels_last' if args.channels_last else ''}")
+    counts = method.parameter_counts()
+    record.say("parameters: " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
     # Inference first: afterwards the allocator keeps training's freed memory resident.
     with PeakMemory(device) as inference_memory:
         inference_seconds = timed(inpaint_once, args.steps, args.warmup, device)
@@ -178,14 +185,22 @@ def main(argv: list[str] | None = None) -> int:
         flops = step_flops(method, images, masks)
     peak = matmul_peak_flops(device, torch.bfloat16 if args.bf16 else torch.float32)
     achieved = flops / train_seconds
-    print(f"train step (all D and G updates): {train_seconds:.3f} s, "
-          f"{args.batch / train_seconds:.2f} images/s")
-    print(f"inference: {inference_seconds:.3f} s, {args.batch / inference_seconds:.2f} images/s")
-    print(f"peak memory added: train {train_memory.added_mib:.0f} MiB, "
-          f"inference {inference_memory.added_mib:.0f} MiB")
-    print(f"train step FLOPs: {flops / 1e9:.1f} GFLOP; achieved {achieved / 1e9:.1f} GFLOP/s "
-          f"= {100 * achieved / peak:.0f}% of the measured "
-          f"{'bfloat16' if args.bf16 else 'float32'} matmul peak {peak / 1e9:.1f} GFLOP/s")
+    record.say(f"train step (all D and G updates): {train_seconds:.3f} s, "
+               f"{args.batch / train_seconds:.2f} images/s")
+    record.say(f"inference: {inference_seconds:.3f} s, {args.batch / inference_seconds:.2f} images/s")
+    record.say(f"peak memory added: train {train_memory.added_mib:.0f} MiB, "
+               f"inference {inference_memory.added_mib:.0f} MiB")
+    record.say(f"train step FLOPs: {flops / 1e9:.1f} GFLOP; achieved {achieved / 1e9:.1f} GFLOP/s "
+               f"= {100 * achieved / peak:.0f}% of the measured "
+               f"{precision_name} matmul peak {peak / 1e9:.1f} GFLOP/s")
+    record.add(method=args.method, size=args.size, batch=args.batch, precision=precision_name,
+               channels_last=args.channels_last, parameters=sum(counts.values()),
+               train_step_s=train_seconds, train_images_per_s=args.batch / train_seconds,
+               inference_s=inference_seconds, inference_images_per_s=args.batch / inference_seconds,
+               train_memory_mib=train_memory.added_mib, inference_memory_mib=inference_memory.added_mib,
+               train_step_gflop=flops / 1e9, achieved_gflop_per_s=achieved / 1e9,
+               matmul_peak_gflop_per_s=peak / 1e9)
+    record.write(args.out)
     return 0
 
 

@@ -27,7 +27,6 @@ BUCKETS: list[tuple[float, float]] = [
     (0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6),
 ]
 BUCKET_LABELS = ["[0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]", "(0.4,0.5]", "(0.5,0.6]"]
-MASK_SETTINGS: list[tuple[str, str]] = [("center", "all")] + [("irregular", b) for b in BUCKET_LABELS]
 NVIDIA_MASKS_PER_BUCKET = 2000
 TRAINING_KINDS = ("square", "irregular", "mixed", "glcic", "pluralistic")
 # GLCIC's training hole at 256 px (Iizuka et al. 2017, Sec. 4: one hole of 96-128 px per side in a
@@ -37,6 +36,38 @@ GLCIC_HOLE_SIDES = (96, 128)
 
 class MaskError(ValueError):
     """A mask file, folder or setting that cannot be used."""
+
+
+@dataclass(frozen=True)
+class EvalSetting:
+    """One evaluation mask setting, by its name in eval.masks: "center", or "irregular_<k>" for
+    hole-ratio bucket k of BUCKETS. Its kind and bucket label are what evaluation rows record,
+    its folder is where its sample images go."""
+
+    name: str
+
+    @property
+    def kind(self) -> str:
+        return self.name.split("_")[0]
+
+    @property
+    def bucket_index(self) -> int | None:
+        return None if self.kind == "center" else int(self.name.split("_")[1])
+
+    @property
+    def bucket(self) -> str:
+        return "all" if self.bucket_index is None else BUCKET_LABELS[self.bucket_index]
+
+    @property
+    def folder(self) -> str:
+        return f"{self.kind}_{'all' if self.bucket_index is None else self.bucket_index}"
+
+    @property
+    def label(self) -> str:
+        return "centre square" if self.bucket_index is None else f"irregular {self.bucket}"
+
+
+EVAL_SETTINGS = (EvalSetting("center"), *(EvalSetting(f"irregular_{k}") for k in range(len(BUCKETS))))
 
 
 def in_bucket(ratio: float, bucket: int) -> bool:

@@ -393,9 +393,9 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
     sizes = sorted({int(s) for s in (lookup(r.config, "data.size") for r in runs) if s is not None})
     windows = ", ".join(f"{s} px → {metrics.msssim_window(s)}" for s in sizes) or "—"
     glance = [
-        ("L1 variant", f"{l1}: {metrics.METRIC_INFO[l1]}"),
-        ("PSNR", metrics.METRIC_INFO["psnr"]),
-        ("MS-SSIM", f"{metrics.METRIC_INFO['msssim_pct']}; window by image size: {windows}"),
+        ("L1 variant", f"{l1}: {metrics.SPECS[l1].definition}"),
+        ("PSNR", metrics.SPECS["psnr"].definition),
+        ("MS-SSIM", f"{metrics.SPECS['msssim_pct'].definition}; window by image size: {windows}"),
         ("Quantisation", inspect.getdoc(metrics.quantize) or ""),
         ("Centre mask", inspect.getdoc(masks.center_mask) or ""),
         ("Composite scored", inspect.getdoc(metrics.composite) or ""),
@@ -483,7 +483,7 @@ def build_report(run_dirs: list[Path], out_dir: Path, *, l1: str = tables.DEFAUL
     "found" column; `paper_csv` defaults to results/paper/paper_tables.csv; `protocols` (a
     profile's `BaselineProtocol`s) adds the section setting each method's protocol beside the
     paper's sentence about it."""
-    tables.check_l1(l1)
+    metrics.check_l1(l1)
     if not run_dirs:
         raise ValueError("build_report: no run folders given")
     runs = [read_run(Path(p)) for p in run_dirs]

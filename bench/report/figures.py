@@ -21,13 +21,12 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.data.masks import BUCKET_LABELS  # noqa: E402
+from bench.data.masks import BUCKET_LABELS, EVAL_SETTINGS  # noqa: E402
+from bench import methods  # noqa: E402
 from bench.tables import METHOD_ORDER, METRICS, SOURCE_SAMPLE  # noqa: E402
 
-PALETTE = ("#7b4fa6", "#e07b00", "#1f6fb4", "#8c564b", "#c2448f", "#c62828")
-METHOD_COLOURS = dict(zip(METHOD_ORDER, PALETTE))  # the paper's own method is the last, red
 OTHER_COLOUR = "#555555"
-SAMPLE_FOLDERS = ["center_all", *(f"irregular_{k}" for k in range(len(BUCKET_LABELS)))]
+SAMPLE_FOLDERS = {s.folder: s for s in EVAL_SETTINGS}  # sample folder → its evaluation setting
 LOSS_PANELS_MAX = 12
 
 
@@ -43,7 +42,7 @@ def data_uri(png: bytes) -> str:
 
 
 def _colour(method: str) -> str:
-    return METHOD_COLOURS.get(method, OTHER_COLOUR)
+    return methods.REGISTRY[method].colour if method in methods.REGISTRY else OTHER_COLOUR
 
 
 def bucket_figure(table: pd.DataFrame, title: str) -> bytes:
@@ -126,8 +125,7 @@ class SampleGrid:
 
 
 def folder_label(folder: str) -> str:
-    setting, _, index = folder.partition("_")
-    return "centre square" if setting == "center" else f"irregular {BUCKET_LABELS[int(index)]}"
+    return SAMPLE_FOLDERS[folder].label
 
 
 def _image_ids(folder: Path) -> list[str]:
@@ -183,12 +181,13 @@ def sample_grids(sources: list[SampleSource], title: str, *, centre_images: int 
         return sorted(found if only is None else found & only)
 
     centre = SampleGrid(f"{title}: centre square mask", headers)
-    for image_id in ids("center_all")[:centre_images]:
-        row = _grid_row(image_id, "center_all", image_id, sources)
+    centre_folder, *irregular_folders = SAMPLE_FOLDERS
+    for image_id in ids(centre_folder)[:centre_images]:
+        row = _grid_row(image_id, centre_folder, image_id, sources)
         if row:
             centre.rows.append(row)
     irregular = SampleGrid(f"{title}: irregular masks, one image per bucket", headers)
-    for folder in SAMPLE_FOLDERS[1:]:
+    for folder in irregular_folders:
         found = ids(folder)
         row = _grid_row(f"{folder_label(folder)}: {found[0]}", folder, found[0], sources) if found else None
         if row:

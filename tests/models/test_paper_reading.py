@@ -103,5 +103,5 @@ def test_the_resize_is_bicubic_and_grey_mask_pixels_are_holes(tmp_path):
 
 
 def test_msssim_record_says_the_paper_is_silent_and_which_implementation():
-    info = metrics.METRIC_INFO["msssim_pct"]
+    info = metrics.SPECS["msssim_pct"].definition
     assert "pytorch-msssim" in info and "does not state" in info and "core/metric.py" in info
