@@ -29,22 +29,31 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
     check.add_argument("--data-root", type=Path, help="the dataset's folder")
     check.add_argument("--cache-dir", type=Path, help="where split lists live (default results/cache)")
+    check.add_argument("--verify", action="store_true", help="decode every listed image (a progress bar shows it)")
 
 
 @command("data", "inspect datasets (data check DATASET --data-root DIR)", _data_arguments)
 def _data(args: argparse.Namespace) -> int:
-    from bench.data.datasets import check_dataset
+    from bench.data.datasets import check_dataset, split_drift
 
-    report = check_dataset(args.dataset, args.data_root, args.cache_dir)
+    report = check_dataset(args.dataset, args.data_root, args.cache_dir, verify=args.verify)
     ok = True
     for row in report:
         status = "ok" if row["found"] == row["expected"] and not row["missing"] else "MISMATCH"
+        status += f", {len(row['corrupt'])} CORRUPT" if row["corrupt"] else ""
         ok &= status == "ok"
         print(f"{row['dataset']:10s} {row['split']:5s} found {row['found']:>9,d}  expected {row['expected']:>9,d}  {status}")
-        for name in row["missing"][:10]:
-            print(f"  missing: {name}")
-        if len(row["missing"]) > 10:
-            print(f"  … and {len(row['missing']) - 10} more missing")
+        for kind in ("missing", "corrupt"):
+            for name in row[kind][:10]:
+                print(f"  {kind}: {name}")
+            if len(row[kind]) > 10:
+                print(f"  … and {len(row[kind]) - 10} more {kind}")
+    if args.dataset != "sample":
+        drift = split_drift(args.dataset, args.data_root, args.cache_dir)
+        ok &= drift is None
+        print(drift or "the saved split lists name exactly the folder's images")
+        if not args.verify:
+            print("images were counted, not decoded: --verify decodes each")
     return 0 if ok else 1
 
 
