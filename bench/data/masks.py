@@ -6,7 +6,8 @@ Irregular masks come from the NVIDIA irregular-mask test set when the user has i
 white = hole, 2,000 per bucket in ascending ratio order; resized to the working size with
 nearest neighbour and the hole ratio recomputed), otherwise from our own seeded generator:
 strokes, arcs and blobs drawn with Pillow (after Pluralistic's `random_irregular_mask`, widths
-scaled with the image and the bucket), resampled until the hole ratio lies in the bucket.
+scaled with the image and the bucket), resampled until the hole ratio lies in the bucket (at most
+MAX_DRAWS times; a bucket that cannot be filled at a size is an error naming both).
 Mask i of a test set is a pure function of (seed, bucket, i), so every method sees the same masks.
 """
 
@@ -31,7 +32,7 @@ BUCKET_LABELS = ["[0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]", "(0.4,0.5]
 MASK_SETTINGS: list[tuple[str, str]] = [("center", "all")] + [("irregular", b) for b in BUCKET_LABELS]
 NVIDIA_MASKS_PER_BUCKET = 2000
 TRAINING_KINDS = ("square", "irregular", "mixed")
-MAX_DRAWS = 1000  # bound of the rejection sampling; 2,000 masks per bucket at 64²–256² need at most 6
+MAX_DRAWS = 1000  # bound of the rejection sampling; 2,000 masks per bucket at 64²–256² need at most 7
 MAX_SHAPES = 1000  # shapes per draw (at most 36 seen at 256²); a draw stops there, kept only if in the bucket
 
 
