@@ -230,3 +230,11 @@ def test_an_image_without_a_mask_is_named_before_anything_is_loaded(tmp_path):
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "no mask named like 1 image(s)" in result.stderr and "b.jpg" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_help_says_what_happens_to_size_and_aspect_ratio(tmp_path):
+    result = _cli("--help", cwd=tmp_path)
+    text = " ".join(result.stdout.split())
+    assert result.returncode == 0
+    assert "keeps the image's own size, aspect ratio and pixels outside the hole" in text
+    assert "stretched to a square" in text and "a run checkpoint runs at its own size and refuses another" in text

@@ -246,4 +246,4 @@ def split_drift(name: str, root: Path, cache_dir: Path | None = None) -> str | N
     found = [f"{len(unlisted):,d} image(s) of the folder are in no list (first: {unlisted[0]})"] if unlisted else []
     found += [f"{len(gone):,d} listed image(s) are no longer in it (first: {gone[0]})"] if gone else []
     return (f"{root}: the folder differs from the split saved in {folder}: {'; '.join(found)}. The saved split "
-            f"is kept; to re-split, delete {folder} and run `inpaint-bench data check {name}` again")
+            f"is kept; to re-split, delete {folder} and run `inpaint-bench data check {name} --data-root {root}`")
