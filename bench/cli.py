@@ -29,22 +29,31 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     check.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
     check.add_argument("--data-root", type=Path, help="the dataset's folder")
     check.add_argument("--cache-dir", type=Path, help="where split lists live (default results/cache)")
+    check.add_argument("--verify", action="store_true", help="decode every listed image (a progress bar shows it)")
 
 
 @command("data", "inspect datasets (data check DATASET --data-root DIR)", _data_arguments)
 def _data(args: argparse.Namespace) -> int:
-    from bench.data.datasets import check_dataset
+    from bench.data.datasets import check_dataset, split_drift
 
-    report = check_dataset(args.dataset, args.data_root, args.cache_dir)
+    report = check_dataset(args.dataset, args.data_root, args.cache_dir, verify=args.verify)
     ok = True
     for row in report:
         status = "ok" if row["found"] == row["expected"] and not row["missing"] else "MISMATCH"
+        status += f", {len(row['corrupt'])} CORRUPT" if row["corrupt"] else ""
         ok &= status == "ok"
         print(f"{row['dataset']:10s} {row['split']:5s} found {row['found']:>9,d}  expected {row['expected']:>9,d}  {status}")
-        for name in row["missing"][:10]:
-            print(f"  missing: {name}")
-        if len(row["missing"]) > 10:
-            print(f"  … and {len(row['missing']) - 10} more missing")
+        for kind in ("missing", "corrupt"):
+            for name in row[kind][:10]:
+                print(f"  {kind}: {name}")
+            if len(row[kind]) > 10:
+                print(f"  … and {len(row[kind]) - 10} more {kind}")
+    if args.dataset != "sample":
+        drift = split_drift(args.dataset, args.data_root, args.cache_dir)
+        ok &= drift is None
+        print(drift or "the saved split lists name exactly the folder's images")
+        if not args.verify:
+            print("images were counted, not decoded: --verify decodes each")
     return 0 if ok else 1
 
 
@@ -175,19 +184,30 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 # --- inpaint one image ----------------------------------------------------------------------
 def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Inpaint an image (or each image of a folder) with a checkpoint. The output keeps the image's own "
+        "size, aspect ratio and pixels outside the hole: the model runs at its working size (the image is "
+        "resized whole to size², stretched to a square), and its prediction is resized back to fill only "
+        "the hole. PNG and WebP outputs keep the known pixels exactly; JPEG is lossy.")
     parser.add_argument("--method", required=True, help="a registry name (bench/methods.py)")
     parser.add_argument("--checkpoint", type=Path, required=True, help="a run checkpoint or an official file")
-    parser.add_argument("--image", type=Path, required=True, help="the image to inpaint")
-    parser.add_argument("--mask", type=Path, required=True, help="mask image, white = hole")
-    parser.add_argument("--out", type=Path, required=True, help="where to write the composite PNG")
-    parser.add_argument("--size", type=int, default=256, help="working size for official checkpoints (default 256)")
+    parser.add_argument("--image", type=Path, required=True, help="the image to inpaint, or a folder of images")
+    parser.add_argument("--mask", type=Path, required=True,
+                        help="mask image, white = hole (resized to the image's size, with a warning, when it "
+                             "differs); or a folder of masks named like the images")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output file (.png, .webp or .jpg/.jpeg, by its extension); a folder when --image "
+                             "is one (NAME.png for each image NAME)")
+    parser.add_argument("--size", type=int, help="working size of an official checkpoint (default 256); "
+                        "a run checkpoint runs at its own size and refuses another")
 
 
-@command("inpaint", "inpaint one image with a checkpoint", _inpaint_arguments)
+@command("inpaint", "inpaint an image (or a folder of images) with a checkpoint", _inpaint_arguments)
 def _inpaint(args: argparse.Namespace) -> int:
-    from bench.inpaint import inpaint_file
+    from bench.inpaint import inpaint_files
 
-    print(f"wrote {inpaint_file(args.method, args.checkpoint, args.image, args.mask, args.out, args.size)}")
+    written = inpaint_files(args.method, args.checkpoint, args.image, args.mask, args.out, args.size)
+    print(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {args.out}")
     return 0
 
 

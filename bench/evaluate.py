@@ -36,7 +36,7 @@ from bench import distributed, methods, metrics, runs
 from bench.config import Config
 from bench.data import datasets, masks
 from bench.method import Method, MethodSpec
-from bench.train import describe_device, method_spec, open_data, resolve_device
+from bench.train import command_overrides, describe_device, method_spec, open_data, resolve_device
 
 ROW_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
                "mask_setting", "bucket", "hole_ratio", *metrics.METRICS, "protocol")
@@ -330,6 +330,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
     parser.add_argument("--official", type=Path, help="an official checkpoint file to evaluate")
     parser.add_argument("--run-id", help="run id for an official evaluation (default: derived)")
+    parser.add_argument("--data-root", type=Path, help="with a config: the dataset's folder (= data.root=DIR)")
     parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
                         help=f"where run folders live (default {runs.RUNS_ROOT})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -337,13 +338,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.target.suffix in (".yaml", ".yml"):
-        overrides = list(args.overrides) + ([f"run.id={args.run_id}"] if args.run_id else [])
-        config = config_module.load(args.target, overrides)
+        config = config_module.load(args.target, command_overrides(args))
         rows = evaluate(config, run_dir=runs.run_dir_for(config, args.runs_root),
                         official=args.official, progress=not args.no_progress)
     else:
         if args.official is not None:
             raise EvaluationError("--official needs a config YAML as target, not a run folder")
+        if args.data_root is not None:
+            raise EvaluationError("--data-root needs a config YAML as target; a run folder keeps its own data.root")
         rows = evaluate(args.target, checkpoint=args.checkpoint, overrides=args.overrides,
                         progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":

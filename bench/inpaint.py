@@ -1,23 +1,36 @@
-"""Inpaint one image with a trained (or official) checkpoint: `inpaint-bench inpaint …`.
+"""Inpaint photos with a trained (or official) checkpoint: `inpaint-bench inpaint …`.
 
-The image is resized whole to the method's working size (the evaluation protocol); a mask of
-another size is resized with nearest neighbour and a non-binary mask is thresholded at 0.5, each
-with a warning. White (> 0.5) mask pixels are holes. The output is the composite, as a PNG.
+The output is the photo at its own size and aspect ratio, with its own pixels outside the hole.
+The model runs at its working size (the checkpoint's, or --size for an official file): the photo
+is resized whole to size² (bicubic, as evaluation does, so the model sees it stretched to a
+square), the hole is carried to that size so that every working pixel touched by the hole
+(through the resize filter) counts as hole, the working-size composite is resized back to the
+photo's size (bicubic), and only the photo's hole pixels are taken from it. Known pixels are
+therefore the input's own, bit for bit in a PNG or WebP output (JPEG is lossy).
+
+The mask: white (> 0.5) = hole. One of another size is resized (nearest) to the photo's size, a
+non-binary one thresholded, an empty or full one used as it is, each with a warning. A folder of
+images and a folder of masks are matched by file name (stem) and share one loaded model.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from bench import methods, metrics, runs
-from bench.data.images import read_rgb, resize_square, to_tensor
+from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_image, to_tensor
 from bench.method import Method, MethodSpec
+
+DEFAULT_SIZE = 256  # working size of an official checkpoint when --size is not given
+FORMATS = {".png": ("PNG", {}), ".webp": ("WEBP", {"lossless": True}), ".jpg": ("JPEG", {"quality": 95}),
+           ".jpeg": ("JPEG", {"quality": 95})}
 
 
 class InpaintError(ValueError):
@@ -45,35 +58,122 @@ def load_method(name: str, checkpoint: Path, size: int) -> tuple[Method, int]:
     return method, size
 
 
-def read_mask(path: Path, size: int) -> np.ndarray:
+def read_mask(path: Path, width: int, height: int) -> np.ndarray:
+    """The hole (bool H×W, white = hole) of a mask file, at the image's size `width`×`height`."""
     try:
         with Image.open(path) as image:
             grey = image.convert("L")
     except OSError as error:
         raise InpaintError(f"{path}: cannot read mask ({error})") from None
-    if grey.size != (size, size):
-        warn(f"{path}: mask is {grey.size[0]}×{grey.size[1]}, resized (nearest) to {size}×{size}")
-        grey = grey.resize((size, size), Image.Resampling.NEAREST)
-    values = np.asarray(grey, dtype=np.float32) / 255.0
-    if not np.isin(values, (0.0, 1.0)).all():
+    if grey.size != (width, height):
+        w, h = grey.size
+        stretched = "" if math.isclose(w / h, width / height, rel_tol=0.01) else \
+            f"; its aspect ratio differs ({w / h:.3g} against {width / height:.3g}), so it is stretched"
+        warn(f"{path}: mask is {w}×{h}, the image {width}×{height}: resized (nearest) to the image's size{stretched}")
+        grey = grey.resize((width, height), Image.Resampling.NEAREST)
+    values = np.asarray(grey)
+    if not np.isin(values, (0, 255)).all():
         warn(f"{path}: mask is not binary, thresholded at 0.5 (white = hole)")
-    return (values > 0.5).astype(np.float32)
+    hole = values > 127
+    if not hole.any():
+        warn(f"{path}: mask has no hole (all black): the output is the image unchanged")
+    elif hole.all():
+        warn(f"{path}: mask is all hole (all white): nothing of the image is kept")
+    return hole
 
 
-def inpaint_file(name: str, checkpoint: Path, image_path: Path, mask_path: Path, out_path: Path,
-                 size: int = 256) -> Path:
-    method, size = load_method(name, checkpoint, size)
-    method.eval()
-    image = read_rgb(image_path)
-    if image.size != (size, size):
-        warn(f"{image_path}: image is {image.size[0]}×{image.size[1]}, resized to {size}×{size}")
+def working_hole(hole: np.ndarray, size: int) -> np.ndarray:
+    """The hole at the working size: every size² pixel whose bicubic resize reads a hole pixel.
+
+    A working pixel touched by the hole (box) is a hole, grown by the bicubic filter's reach
+    (2 source pixels, in working pixels) so no known working pixel carries hole content.
+    """
+    height, width = hole.shape
+    if (width, height) == (size, size):
+        return hole
+    touched = Image.fromarray(hole.astype(np.uint8) * 255).resize((size, size), Image.Resampling.BOX)
+    reach = math.ceil(2 * max(size / width, size / height, 1.0)) + 1
+    grown = touched.point(lambda v: 255 if v else 0).filter(ImageFilter.MaxFilter(2 * reach + 1))
+    return np.asarray(grown) > 0
+
+
+def inpaint_image(method: Method, size: int, image: Image.Image, hole: np.ndarray) -> np.ndarray:
+    """The photo (uint8 H×W×3) with its hole filled by `method` run at `size`²."""
+    pixels = np.asarray(image)
+    if not hole.any():
+        return pixels.copy()
     truth = to_tensor(resize_square(image, size)).unsqueeze(0)
-    mask = torch.from_numpy(read_mask(mask_path, size))[None, None]
+    mask = torch.from_numpy(working_hole(hole, size).astype(np.float32))[None, None]
     with torch.inference_mode():
         prediction = method.inpaint(truth * (1 - mask), mask)
-    result = metrics.quantize(metrics.composite(truth, mask, prediction))[0].numpy()
+    filled = to_image(metrics.composite(truth, mask, prediction)[0])  # rounding, not evaluation's truncation
+    if filled.size != image.size:
+        filled = filled.resize(image.size, Image.Resampling.BICUBIC)
+    return np.where(hole[..., None], np.asarray(filled), pixels)
+
+
+def output_format(path: Path) -> tuple[str, dict]:
+    """Pillow's format name and save options for an output path, chosen by its extension."""
+    found = FORMATS.get(Path(path).suffix.lower())
+    if found is None:
+        raise InpaintError(f"--out {path}: cannot write {Path(path).suffix or 'a file without extension'}; "
+                           "name it .png or .webp (lossless) or .jpg/.jpeg")
+    return found
+
+
+def write_image(path: Path, pixels: np.ndarray) -> None:
+    name, options = output_format(path)
     buffer = io.BytesIO()
-    Image.fromarray(result).save(buffer, format="PNG")
-    Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-    runs.write_bytes(Path(out_path), buffer.getvalue())
-    return Path(out_path)
+    Image.fromarray(pixels).save(buffer, format=name, **options)
+    runs.write_bytes(Path(path), buffer.getvalue())
+
+
+def pairs(image_dir: Path, mask_dir: Path) -> list[tuple[Path, Path]]:
+    """Each image of `image_dir` with the mask of `mask_dir` of the same name (stem)."""
+    def listed(folder: Path) -> dict[str, Path]:
+        return {p.stem: p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+
+    images, masks = listed(image_dir), listed(mask_dir)
+    if not images:
+        raise InpaintError(f"--image {image_dir}: no images in the folder")
+    unmatched = sorted(set(images) - set(masks))
+    if unmatched:
+        raise InpaintError(f"--mask {mask_dir}: no mask named like {len(unmatched)} image(s) of {image_dir} "
+                           f"(first: {', '.join(images[s].name for s in unmatched[:3])})")
+    for stem in sorted(set(masks) - set(images)):
+        warn(f"{masks[stem]}: no image of that name in {image_dir}; skipped")
+    return [(images[s], masks[s]) for s in images]
+
+
+def targets(image: Path, mask: Path, out: Path) -> list[tuple[Path, Path, Path]]:
+    """(image, mask, output) triples: one file, or a folder of images matched by name to masks."""
+    image, mask, out = Path(image), Path(mask), Path(out)
+    if image.is_dir() != mask.is_dir():
+        raise InpaintError(f"--image {image} and --mask {mask}: give two files or two folders")
+    if image.is_dir():
+        if out.exists() and not out.is_dir():
+            raise InpaintError(f"--out {out}: must be a folder when --image is a folder")
+        return [(i, m, out / f"{i.stem}.png") for i, m in pairs(image, mask)]
+    if out.is_dir():
+        raise InpaintError(f"--out {out} is a directory; name the output file, e.g. {out / (image.stem + '.png')}")
+    output_format(out)
+    return [(image, mask, out)]
+
+
+def inpaint_files(name: str, checkpoint: Path, image: Path, mask: Path, out: Path,
+                  size: int | None = None) -> list[Path]:
+    """Inpaint one image, or each image of a folder, loading the model once; the outputs."""
+    todo = targets(image, mask, out)
+    method, working = load_method(name, checkpoint, size or DEFAULT_SIZE)
+    if size is not None and size != working:
+        raise InpaintError(f"--size {size}: {checkpoint} is a run checkpoint of {working}×{working}, "
+                           "the only size it runs at; leave --size out")
+    method.eval()
+    for image_path, mask_path, out_path in todo:
+        photo = read_rgb(image_path)
+        hole = read_mask(mask_path, *photo.size)
+        if photo.size != (working, working) and hole.any():
+            print(f"note: {image_path} is {photo.size[0]}×{photo.size[1]}; the model runs at {working}×{working}, "
+                  "its prediction is resized back to fill the hole", file=sys.stderr)
+        write_image(out_path, inpaint_image(method, working, photo, hole))
+    return [t[2] for t in todo]

@@ -421,15 +421,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides, e.g. train.iterations=10")
     parser.add_argument("--run-id", help="the run's id (default: run.id or one derived)")
+    parser.add_argument("--data-root", type=Path, help="the dataset's folder (the same as data.root=DIR)")
     parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
                         help=f"where run folders live (default {runs.RUNS_ROOT})")
     parser.add_argument("--run-dir", type=Path, help="the run folder itself (overrides the two above)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+def command_overrides(args: argparse.Namespace) -> list[str]:
+    """A train/evaluate command line's KEY=VALUE overrides, with --run-id and --data-root as keys."""
+    return [*args.overrides, *([f"run.id={args.run_id}"] if args.run_id else []),
+            *([f"data.root={args.data_root}"] if args.data_root else [])]
+
+
 def run(args: argparse.Namespace) -> int:
-    overrides = list(args.overrides) + ([f"run.id={args.run_id}"] if args.run_id else [])
-    config = config_module.load(args.config, overrides)
+    config = config_module.load(args.config, command_overrides(args))
     run_dir = args.run_dir or runs.run_dir_for(config, args.runs_root)
     train(config, run_dir=run_dir, progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":

@@ -48,10 +48,13 @@ def test_eval_speed_without_a_model_splits_time_and_writes_its_figures(capsys, t
     assert sum(v for k, v in parts.items() if k != "total") <= parts["total"] * 1.01
 
 
-def test_data_speed_prints_mask_and_metric_timings(capsys):
-    assert main(["benchmark", "data_speed", "--size", "64", "--masks", "4", "--pairs", "8",
-                 "--batch", "4"]) == 0
+def test_data_speed_prints_mask_and_metric_timings(capsys, tmp_path):
+    out = tmp_path / "data_speed.txt"
+    assert main(["benchmark", "data_speed", "--size", "32,64", "--masks", "4", "--pairs", "8",
+                 "--batch", "4", "--out", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert sum(line.startswith("masks  bucket") for line in lines) == 6
+    assert sum(line.startswith("masks  bucket") for line in lines) == 12
+    assert sum(" at 32²:" in line for line in lines) == sum(" at 64²:" in line for line in lines) == 6
+    assert out.read_text().splitlines() == lines[:-1] and lines[-1] == f"wrote {out}"
     metrics = next(line for line in lines if line.startswith("metrics 8 pairs"))
     assert float(re.search(r"\(([\d.]+) pairs/s\)", metrics).group(1)) > 0

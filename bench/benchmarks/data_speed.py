@@ -1,30 +1,37 @@
-"""Benchmark the data side: irregular-mask generation per bucket and metric scoring.
+"""Benchmark the data side: irregular-mask generation per bucket and size, and metric scoring.
 
-    python -m bench.benchmarks.data_speed [--size 256] [--masks 2000] [--pairs 1000]
+    python -m bench.benchmarks.data_speed [--size 64,128,256] [--masks 2000] [--pairs 1000]
+                                          [--out results/benchmarks/data_speed.txt]
 
-Prints seconds for one bucket of generated masks (one core) and for scoring image pairs with
-every metric (L1 ×2, PSNR, SSIM, MS-SSIM), in batches as the evaluator scores them.
+Prints, for each mask size, the seconds for one bucket of generated masks (one core) and the
+slowest single mask (a sign of rejection sampling redrawing); then seconds for scoring image
+pairs with every metric (L1 ×2, PSNR, SSIM, MS-SSIM) at the largest size, in batches as the
+evaluator scores them. What it prints is also written to --out.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
-from bench import metrics
+from bench import metrics, runs
 from bench.data import masks
 
 
-def time_masks(size: int, count: int) -> list[float]:
-    seconds = []
+def time_masks(size: int, count: int) -> list[tuple[float, float]]:
+    """(total seconds, slowest mask's seconds) per bucket for `count` masks at `size`²."""
+    found = []
     for bucket in range(len(masks.BUCKETS)):
-        start = time.perf_counter()
+        slowest, start = 0.0, time.perf_counter()
         for i in range(count):
+            before = time.perf_counter()
             masks.generated_mask(size, bucket, seed=0, index=i)
-        seconds.append(time.perf_counter() - start)
-    return seconds
+            slowest = max(slowest, time.perf_counter() - before)
+        found.append((time.perf_counter() - start, slowest))
+    return found
 
 
 def time_metrics(size: int, pairs: int, batch: int) -> float:
@@ -39,17 +46,30 @@ def time_metrics(size: int, pairs: int, batch: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--size", type=lambda s: [int(x) for x in s.split(",")], default=[64, 128, 256],
+                        help="mask sides, comma-separated (default 64,128,256); metrics use the largest")
     parser.add_argument("--masks", type=int, default=2000, help="masks per bucket")
     parser.add_argument("--pairs", type=int, default=1000, help="image pairs to score")
     parser.add_argument("--batch", type=int, default=25)
+    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/data_speed.txt"),
+                        help="file the printed figures are also written to")
     args = parser.parse_args()
-    threads = torch.get_num_threads()
-    for bucket, seconds in enumerate(time_masks(args.size, args.masks)):
-        print(f"masks  bucket {masks.BUCKET_LABELS[bucket]:11s} {args.masks} at {args.size}²: {seconds:6.2f} s (one core)")
-    seconds = time_metrics(args.size, args.pairs, args.batch)
-    print(f"metrics {args.pairs} pairs at {args.size}², batch {args.batch}, {threads} threads: {seconds:6.2f} s "
-          f"({args.pairs / seconds:.1f} pairs/s)")
+    lines = []
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+        lines.append(line + "\n")
+
+    for size in args.size:
+        for bucket, (seconds, slowest) in enumerate(time_masks(size, args.masks)):
+            say(f"masks  bucket {masks.BUCKET_LABELS[bucket]:11s} {args.masks} at {size}²: {seconds:6.2f} s "
+                f"(one core; slowest mask {slowest * 1000:.1f} ms)")
+    size = max(args.size)
+    seconds = time_metrics(size, args.pairs, args.batch)
+    say(f"metrics {args.pairs} pairs at {size}², batch {args.batch}, {torch.get_num_threads()} threads: "
+        f"{seconds:6.2f} s ({args.pairs / seconds:.1f} pairs/s)")
+    runs.write_text(args.out, "".join(lines))
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":

@@ -18,9 +18,10 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from bench.data import sample, splits
-from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_tensor
+from bench.data.images import IMAGE_SUFFIXES, ImageReadError, read_rgb, resize_square, to_tensor
 
 DEFAULT_CACHE = Path("results/cache")
 
@@ -184,6 +185,13 @@ def split_files(name: str, split: str, root: Path, cache_dir: Path) -> list[str]
     return files
 
 
+def require_root(name: str, root: Path | None) -> None:
+    """A real dataset's root must be given; the error says how, for every command."""
+    if root is None:
+        raise DatasetError(f"dataset {name!r} needs a data root: --data-root DIR (or data.root=DIR); "
+                           f"expected {REAL_DATASETS[name].layout}")
+
+
 def open_dataset(name: str, split: str, *, size: int, root: Path | None = None,
                  cache_dir: Path | None = None) -> ImageDataset:
     """One split of a dataset at working size `size`."""
@@ -192,8 +200,7 @@ def open_dataset(name: str, split: str, *, size: int, root: Path | None = None,
         raise DatasetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     if name == "sample":
         return SampleDataset(split, size)
-    if root is None:
-        raise DatasetError(f"dataset {name!r} needs a data root (--data-root); expected {REAL_DATASETS[name].layout}")
+    require_root(name, root)
     files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE))
     return FolderDataset(name, split, size, Path(root), files)
 
@@ -208,18 +215,42 @@ def mean_pixel(dataset: ImageDataset, limit: int = 2000) -> tuple[float, float, 
     return tuple(float(v) for v in total / count)
 
 
-def check_dataset(name: str, root: Path | None, cache_dir: Path | None = None) -> list[dict[str, Any]]:
-    """Found versus expected counts per split, and the listed files that are missing."""
+def check_dataset(name: str, root: Path | None, cache_dir: Path | None = None,
+                  verify: bool = False) -> list[dict[str, Any]]:
+    """Found versus expected counts per split, the listed files that are missing and, with
+    `verify`, those that do not decode (each file read in full, with a progress bar)."""
     check_name(name)
     if name == "sample":
         return [{"dataset": name, "split": s, "found": len(open_dataset(name, s, size=64)),
-                 "expected": len(open_dataset(name, s, size=64)), "missing": []} for s in SPLITS]
+                 "expected": len(open_dataset(name, s, size=64)), "missing": [], "corrupt": []} for s in SPLITS]
+    require_root(name, root)
     spec = REAL_DATASETS[name]
     expected = {"train": spec.train_count, "test": spec.test_count}
     report = []
     for split in SPLITS:
-        files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE)) if root else []
+        files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE))
         missing = [f for f in files if not (Path(root) / f).is_file()]
+        corrupt = []
+        if verify:
+            for f in tqdm(sorted(set(files) - set(missing)), desc=f"decoding {name} {split}", unit="img"):
+                try:
+                    read_rgb(Path(root) / f)
+                except ImageReadError as error:
+                    corrupt.append(str(error))
         report.append({"dataset": name, "split": split, "found": len(files) - len(missing),
-                       "expected": expected[split], "missing": missing})
+                       "expected": expected[split], "missing": missing, "corrupt": corrupt})
     return report
+
+
+def split_drift(name: str, root: Path, cache_dir: Path | None = None) -> str | None:
+    """A line saying how the folder differs from its saved split lists, and how to re-split;
+    None when the lists name exactly the folder's images."""
+    folder = splits.split_dir(Path(cache_dir or DEFAULT_CACHE), name)
+    present = REAL_DATASETS[name].list_files(Path(root))
+    unlisted, gone = splits.differences(folder, present)
+    if not unlisted and not gone:
+        return None
+    found = [f"{len(unlisted):,d} image(s) of the folder are in no list (first: {unlisted[0]})"] if unlisted else []
+    found += [f"{len(gone):,d} listed image(s) are no longer in it (first: {gone[0]})"] if gone else []
+    return (f"{root}: the folder differs from the split saved in {folder}: {'; '.join(found)}. The saved split "
+            f"is kept; to re-split, delete {folder} and run `inpaint-bench data check {name} --data-root {root}`")

@@ -6,7 +6,8 @@ Irregular masks come from the NVIDIA irregular-mask test set when the user has i
 white = hole, 2,000 per bucket in ascending ratio order; resized to the working size with
 nearest neighbour and the hole ratio recomputed), otherwise from our own seeded generator:
 strokes, arcs and blobs drawn with Pillow (after Pluralistic's `random_irregular_mask`, widths
-scaled with the image and the bucket), resampled until the hole ratio lies in the bucket.
+scaled with the image and the bucket), resampled until the hole ratio lies in the bucket (at most
+MAX_DRAWS times; a bucket that cannot be filled at a size is an error naming both).
 Mask i of a test set is a pure function of (seed, bucket, i), so every method sees the same masks.
 """
 
@@ -16,6 +17,7 @@ import csv
 import hashlib
 import io
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,8 @@ TRAINING_KINDS = ("square", "irregular", "mixed", "glcic", "pluralistic")
 # GLCIC's training hole at 256 px (Iizuka et al. 2017, Sec. 4: one hole of 96-128 px per side in a
 # 256 crop); the public PyTorch reference (otenim/GLCIC-PyTorch) draws 48-96 instead.
 GLCIC_HOLE_SIDES = (96, 128)
+MAX_DRAWS = 1000  # bound of the rejection sampling; 2,000 masks per bucket at 64²–256² need at most 7
+MAX_SHAPES = 1000  # shapes per draw (at most 36 seen at 256²); a draw stops there, kept only if in the bucket
 
 
 class MaskError(ValueError):
@@ -148,19 +152,25 @@ def irregular_mask(size: int, rng: np.random.Generator, bucket: int | None = Non
     """
     if bucket is None:
         bucket = int(rng.integers(len(BUCKETS)))
+    if size < 1:
+        raise MaskError(f"mask size {size}: must be a positive number of pixels")
     lo, hi = BUCKETS[bucket]
     scale = size / 256
     width = (max(1, round(4 * scale)), max(2, round((20 + 8 * bucket) * scale)))
-    while True:
+    for _ in range(MAX_DRAWS):
         target = rng.uniform(lo, hi)  # spreads ratios over the whole bucket
         image = Image.new("L", (size, size), 0)
         draw = ImageDraw.Draw(image)
         ratio = 0.0
-        while ratio < target or ratio <= (lo if bucket > 0 else 0.0):
+        for _ in range(MAX_SHAPES):
+            if ratio >= target and ratio > (lo if bucket > 0 else 0.0):
+                break
             _draw_shape(draw, size, rng, width)
             ratio = np.count_nonzero(np.asarray(image)) / (size * size)
         if in_bucket(ratio, bucket):
             return (np.asarray(image) > 0).astype(np.float32)
+    raise MaskError(f"cannot fill bucket {BUCKET_LABELS[bucket]} at {size}×{size}: no mask in {MAX_DRAWS} draws "
+                    f"had its hole ratio in the bucket (at this size one pixel is {1 / size**2:.3g} of the mask)")
 
 
 def glcic_hole_mask(size: int, rng: np.random.Generator) -> np.ndarray:
@@ -358,6 +368,9 @@ def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0) -> Path:
     Idempotent: an existing set made with the same size, count and seed is kept; a different
     one is an error (a test set is never silently replaced).
     """
+    for option, value in (("--size", size), ("--count", count)):
+        if value < 1:
+            raise MaskError(f"{option} {value}: must be a positive whole number")
     out_dir = Path(out_dir)
     manifest = out_dir / MANIFEST
     params = out_dir / "params.txt"
@@ -366,16 +379,23 @@ def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0) -> Path:
         if params.is_file() and params.read_text() == wanted:
             return manifest
         raise MaskError(f"{out_dir}: holds another mask set ({params.read_text().strip() if params.is_file() else 'unknown'}); choose a new folder")
+    buckets = [out_dir / f"b{b}" for b in range(len(BUCKET_LABELS))]
+    created = [p for p in (*buckets, out_dir, *out_dir.parents) if not p.exists()]
     rows = []
-    for b, label in enumerate(BUCKET_LABELS):
-        (out_dir / f"b{b}").mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            mask = generated_mask(size, b, seed, i)
-            data = _png_bytes(mask)
-            name = f"b{b}/{i:05d}.png"
-            (out_dir / name).write_bytes(data)
-            rows.append({"file": name, "bucket": label, "ratio": f"{hole_ratio(mask):.6f}",
-                         "sha256": hashlib.sha256(data).hexdigest()})
+    try:
+        for b, label in enumerate(BUCKET_LABELS):
+            buckets[b].mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                mask = generated_mask(size, b, seed, i)
+                data = _png_bytes(mask)
+                name = f"b{b}/{i:05d}.png"
+                (out_dir / name).write_bytes(data)
+                rows.append({"file": name, "bucket": label, "ratio": f"{hole_ratio(mask):.6f}",
+                             "sha256": hashlib.sha256(data).hexdigest()})
+    except MaskError:  # a bucket that cannot be filled at this size: remove what this call made
+        for folder in created:  # bucket folders first, then the (now empty) folders above them
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
     params.write_text(wanted)
     tmp = manifest.with_suffix(".tmp")
     with tmp.open("w", newline="") as handle:

@@ -86,3 +86,11 @@ def load_split(folder: Path, split: str) -> list[str] | None:
         raise SplitError(f"{path}: checksum differs from {record_path}; the list was edited — "
                          f"restore it or delete {folder} to re-split")
     return text.splitlines()
+
+
+def differences(folder: Path, present: list[str]) -> tuple[list[str], list[str]]:
+    """Files present but in neither saved list, and listed files no longer present (both sorted)."""
+    listed: set[str] = set()
+    for split in ("train", "test"):
+        listed.update(load_split(folder, split) or [])
+    return sorted(set(present) - listed), sorted(listed - set(present))
