@@ -24,6 +24,7 @@ import torchfile
 from torch import nn
 
 from baselines.glcic_networks import COMPLETION_LAYERS
+from baselines.release_io import read_with
 from bench.method import OfficialTensor, OfficialWeights, Release, ReleaseError
 
 FORMAT = "glcic-torch7"
@@ -76,16 +77,6 @@ def expected_layers() -> list[tuple[str, dict[str, Any], str | None]]:
     return layers
 
 
-def read_t7(path: Path) -> Any:
-    try:
-        return torchfile.load(str(path))
-    except FileNotFoundError:
-        raise ReleaseError(f"{path}: released weights not found") from None
-    except Exception as error:  # truncated or not Torch7: the reader's reason, on one line
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ReleaseError(f"{path}: not a readable Torch7 file ({reason})") from None
-
-
 def _field(module: Any, key: str) -> Any:
     return module[key.encode()]
 
@@ -96,7 +87,7 @@ def read_release(path: Path, network: str, ours: nn.Module) -> OfficialWeights:
     path = Path(path)
     if path.is_dir():
         raise ReleaseError(f"{path}: a GLCIC release is one .t7 file, not a folder")
-    data = read_t7(path)
+    data = read_with(lambda p: torchfile.load(str(p)), path, "Torch7")
     model = data.get(b"model") if isinstance(data, dict) else None
     if model is None or _class(model) != "nn.Sequential" or not isinstance(_field(model, "modules"), list):
         raise ReleaseError(f"{path}: not a GLCIC completion network (no {{model = nn.Sequential, "
@@ -142,5 +133,7 @@ def read_release(path: Path, network: str, ours: nn.Module) -> OfficialWeights:
 
 def official_input(known: torch.Tensor, masks: torch.Tensor, mean: tuple[float, float, float]) -> torch.Tensor:
     """inpaint.lua's network input: RGB in [0, 1] minus `mean`, holes 0, then the mask (1 = hole)."""
+    # departure: released weights: the image is resized whole to the run's size (the harness's protocol), not scaled to a 600-px long edge and rounded to multiples of 4 as inpaint.lua (the run's size is a multiple of 4, so the rounding itself is a no-op).
+    # departure: released weights: masks arrive binary from the harness; inpaint.lua thresholds its resized mask at 0.2.
     shifted = known - torch.tensor(mean, dtype=known.dtype, device=known.device).view(1, 3, 1, 1)
     return torch.cat([torch.where(masks > 0.5, torch.zeros_like(shifted), shifted), masks], dim=1)

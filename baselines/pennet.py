@@ -39,13 +39,13 @@ RELEASES = tuple(
 )
 
 
-def official_state_dict(checkpoint: Any, source: str) -> dict[str, tuple[str, torch.Tensor]]:
-    """The generator entries of an official checkpoint (`netG`-wrapped or bare): our name (the
-    DataParallel prefix dropped) -> (its name in the file, tensor)."""
+def official_state_dict(checkpoint: Any, source: str) -> list[tuple[str, str, torch.Tensor]]:
+    """The generator entries of an official checkpoint (`netG`-wrapped or bare) as (its name in
+    the file, our name: the DataParallel prefix dropped, tensor)."""
     state = checkpoint.get(CHECKPOINT_KEY, checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not state or not all(torch.is_tensor(v) for v in state.values()):
         raise ReleaseError(f"{source}: not a PEN-Net generator checkpoint (no netG tensor state dict)")
-    return {name.removeprefix(WRAPPER_PREFIX): (name, tensor) for name, tensor in state.items()}
+    return [(name, name.removeprefix(WRAPPER_PREFIX), tensor) for name, tensor in state.items()]
 
 
 class PENNet(SRPNetMethod):
@@ -59,12 +59,11 @@ class PENNet(SRPNetMethod):
         if Path(path).is_dir():
             raise ReleaseError(f"{path}: a PEN-Net release is one file (gen_*.pth), not a folder")
         state = official_state_dict(read_torch_file(path), str(path))
-        if not set(state) & set(self.generator.state_dict()):  # recognised by its names
+        if not {ours for _, ours, _ in state} & set(self.generator.state_dict()):  # by its names
             raise ReleaseError(f"{path}: not a PEN-Net generator checkpoint "
                                f"(none of its {len(state)} names is a PEN-Net generator name)")
         return OfficialWeights(FORMAT, (Path(path),), tuple(
-            OfficialTensor(Path(path), source, "generator", name, tensor)
-            for name, (source, tensor) in state.items()))
+            OfficialTensor(Path(path), source, "generator", ours, tensor) for source, ours, tensor in state))
 
 
 def build(spec: MethodSpec) -> Method:

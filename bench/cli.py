@@ -57,6 +57,38 @@ def _data(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+# --- weights --------------------------------------------------------------------------------
+def _weights_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    inspect = sub.add_parser("inspect", help="what released weights a file (or release folder) holds")
+    inspect.add_argument("path", type=Path, help="a released file, or a release folder (PIC-Net: E + G)")
+    inspect.add_argument("--method", action="append", help="only this method (repeatable)")
+    check = sub.add_parser("check", help="found / missing / sha256 of every release under a weights folder")
+    check.add_argument("--weights-root", type=Path, required=True, help="WEIGHTS_ROOT/<release name>/<files>")
+    check.add_argument("--method", action="append", help="only this method's releases (repeatable)")
+
+
+@command("weights", "the authors' released weights (weights inspect FILE | weights check --weights-root DIR)",
+         _weights_arguments)
+def _weights(args: argparse.Namespace) -> int:
+    from bench import weights
+
+    if args.action == "inspect":
+        print("\n".join(weights.inspect_path(args.path, args.method)))
+        return 0
+    ok = True
+    for row in weights.check_releases(args.weights_root, args.method):
+        ok &= row["status"] == "ok"
+        print(f"{row['release']:26s} {row['status']}")
+        for name, (path, digest) in row["files"].items():
+            print(f"  {name:36s} " + (f"found {path.name}  sha256 {digest}" if path else "missing"))
+        if row["status"] == "missing":
+            print(f"  download: {row['source']}")
+        if row["error"]:
+            print(f"  {row['error']}")
+    return 0 if ok else 1
+
+
 # --- masks ----------------------------------------------------------------------------------
 def _masks_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -190,7 +222,9 @@ def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
         "resized whole to size², stretched to a square), and its prediction is resized back to fill only "
         "the hole. PNG and WebP outputs keep the known pixels exactly; JPEG is lossy.")
     parser.add_argument("--method", required=True, help="a registry name (bench/methods.py)")
-    parser.add_argument("--checkpoint", type=Path, required=True, help="a run checkpoint or an official file")
+    weights = parser.add_mutually_exclusive_group(required=True)
+    weights.add_argument("--checkpoint", type=Path, help="a run checkpoint (or a released file, recognised as such)")
+    weights.add_argument("--official", type=Path, help="released weights: a file, or a release folder (PIC-Net)")
     parser.add_argument("--image", type=Path, required=True, help="the image to inpaint, or a folder of images")
     parser.add_argument("--mask", type=Path, required=True,
                         help="mask image, white = hole (resized to the image's size, with a warning, when it "
@@ -198,7 +232,7 @@ def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, required=True,
                         help="output file (.png, .webp or .jpg/.jpeg, by its extension); a folder when --image "
                              "is one (NAME.png for each image NAME)")
-    parser.add_argument("--size", type=int, help="working size of an official checkpoint (default 256); "
+    parser.add_argument("--size", type=int, help="working size of released weights (default 256); "
                         "a run checkpoint runs at its own size and refuses another")
 
 
@@ -206,7 +240,8 @@ def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
 def _inpaint(args: argparse.Namespace) -> int:
     from bench.inpaint import inpaint_files
 
-    written = inpaint_files(args.method, args.checkpoint, args.image, args.mask, args.out, args.size)
+    weights = args.official or args.checkpoint  # a run checkpoint is told from a release by content
+    written = inpaint_files(args.method, weights, args.image, args.mask, args.out, args.size)
     print(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {args.out}")
     return 0
 

@@ -51,7 +51,7 @@ class DataConfig:
     dataset: str = "sample"
     root: str | None = None
     size: int = field(default=256, metadata={"min": 8})
-    train_masks: Literal["square", "irregular", "mixed", "glcic", "pluralistic"] = "mixed"
+    train_masks: Literal["square", "irregular", "mixed", "rectangle", "pluralistic"] = "mixed"
     # resize the whole image to this side (given at 256 px, scaled with size), then random-crop size²
     train_resize_crop: int | None = field(default=None, metadata={"min": 256})
     train_rotation: int = field(default=0, metadata={"min": 0})  # random rotation ±degrees (0: off)

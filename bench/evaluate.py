@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, methods, metrics, runs
+from bench import distributed, methods, metrics, runs, weights
 from bench.config import Config
 from bench.data import datasets, masks
 from bench.method import Method, MethodSpec
@@ -220,17 +220,26 @@ def method_from_checkpoint(path: Path, device: torch.device) -> Method:
     return method.to(device)
 
 
-def method_from_official(config: Config, spec: MethodSpec, path: Path, device: torch.device) -> Method:
-    """The config's method with an official checkpoint loaded by its `load_official` hook."""
-    if not Path(path).is_file():
-        raise EvaluationError(f"{path}: official checkpoint not found")
+def method_from_official(config: Config, spec: MethodSpec, path: Path | str, device: torch.device) -> Method:
+    """The config's method with released weights loaded by `load_official` (its provenance in
+    `method.released`); `path` is a file, a release folder, or a release name under weights.root."""
     torch.manual_seed(config.train.seed)
     method = methods.create(config.method.name, spec)
-    method.to(device).load_official(Path(path))
+    method.to(device).load_official(weights.resolve(method, path, config.weights.root))
     return method
 
 
 # --- the evaluator -------------------------------------------------------------------------
+def evaluate_official(config: Config, weights_path: Path | str, *, run_dir: Path | None = None,
+                      runs_root: Path = runs.RUNS_ROOT, overrides: Sequence[str] = (),
+                      progress: bool = True) -> Path:
+    """Score the config's method with released weights (a file, a release folder, or a release
+    name under weights.root) into an evaluation-only run folder (default: the config's under
+    `runs_root`) whose manifest records the weights' provenance; return its rows.csv."""
+    return evaluate(config, run_dir=run_dir or runs.run_dir_for(config, runs_root),
+                    official=weights_path, overrides=overrides, progress=progress)
+
+
 def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
              checkpoint: str | int | Path | None = None, official: Path | None = None,
              overrides: Sequence[str] = (), progress: bool = True) -> Path:
@@ -268,13 +277,13 @@ class Evaluator:
         self.config, self.device, self.progress = config, device, progress
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.run_folder = runs.RunFolder(run_dir)
-        if official is not None:
-            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
-                run_dir, config, command=runs.command_line(), device=describe_device(device),
-                checkpoint=official))
+        if official is not None:  # loaded first: a file that does not load leaves no run folder
             spec = method_spec(config, datasets.mean_pixel(open_data(config, "train")))
             self.method = method_from_official(config, spec, official, device)
-            self.checkpoint = f"official:{Path(official).name}"
+            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
+                run_dir, config, command=runs.command_line(), device=describe_device(device),
+                checkpoint=official, provenance=self.method.released))
+            self.checkpoint = f"official:{'+'.join(self.method.released['files'])}"
             if self.rank == 0:
                 description = methods.entry(config.method.name).description
                 runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
@@ -328,7 +337,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides (a run folder accepts eval.* and train.device)")
     parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
-    parser.add_argument("--official", type=Path, help="an official checkpoint file to evaluate")
+    parser.add_argument("--official", help="released weights to evaluate: a file, a release folder, "
+                        "or a release name under --weights-root (see `weights check`)")
+    parser.add_argument("--weights-root", type=Path, help="the released weights' folder (config weights.root)")
     parser.add_argument("--run-id", help="run id for an official evaluation (default: derived)")
     parser.add_argument("--data-root", type=Path, help="with a config: the dataset's folder (= data.root=DIR)")
     parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
@@ -338,9 +349,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.target.suffix in (".yaml", ".yml"):
-        config = config_module.load(args.target, command_overrides(args))
-        rows = evaluate(config, run_dir=runs.run_dir_for(config, args.runs_root),
-                        official=args.official, progress=not args.no_progress)
+        overrides = command_overrides(args)
+        overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []
+        config = config_module.load(args.target, overrides)
+        if args.official is None:
+            raise EvaluationError("a config YAML is evaluated with released weights: give --official")
+        rows = evaluate_official(config, args.official, runs_root=args.runs_root,
+                                 progress=not args.no_progress)
     else:
         if args.official is not None:
             raise EvaluationError("--official needs a config YAML as target, not a run folder")

@@ -42,20 +42,30 @@ def warn(message: str) -> None:
 
 
 def load_method(name: str, checkpoint: Path, size: int) -> tuple[Method, int]:
-    """A method and its working size, from one of our run checkpoints, or `name` at `size`
-    with an official checkpoint file."""
+    """A method and its working size: from one of our run checkpoints, or else `name` at `size`
+    with released weights (a file, or a release folder) through `load_official`."""
     from bench.evaluate import method_from_checkpoint
 
-    if not Path(checkpoint).is_file():
+    path = Path(checkpoint)
+    if not path.exists():
         raise InpaintError(f"{checkpoint}: checkpoint not found")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-    if isinstance(state, dict) and "method_name" in state:
+    state = None if path.is_dir() else run_checkpoint(path)
+    if state is not None:
         if state["method_name"] != name:
             raise InpaintError(f"{checkpoint}: holds method {state['method_name']!r}, not {name!r}")
-        return method_from_checkpoint(Path(checkpoint), torch.device("cpu")), int(state["spec"]["image_size"])
+        return method_from_checkpoint(path, torch.device("cpu")), int(state["spec"]["image_size"])
     method = methods.create(name, MethodSpec(image_size=size))
-    method.load_official(Path(checkpoint))
+    method.load_official(path)
     return method, size
+
+
+def run_checkpoint(path: Path) -> dict | None:
+    """The content of one of our run checkpoints, or None for any other file."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:  # not a torch file (a Torch7 release): not ours
+        return None
+    return state if isinstance(state, dict) and "method_name" in state else None
 
 
 def read_mask(path: Path, width: int, height: int) -> np.ndarray:

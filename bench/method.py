@@ -109,7 +109,10 @@ def check_official(networks: dict[str, nn.Module], weights: OfficialWeights) -> 
         if item.network not in networks:
             raise ReleaseError(f"{item.file}: {item.source_key} maps to network {item.network!r}, "
                                f"which this method lacks ({', '.join(networks)})")
-        given[item.network, item.key] = item
+        twin = given.setdefault((item.network, item.key), item)
+        if twin is not item:
+            raise ReleaseError(f"{item.file}: {twin.source_key} and {item.source_key} both map "
+                               f"to {item.network}.{item.key}")
     for name in dict.fromkeys(item.network for item in weights.tensors):
         ours = networks[name].state_dict()
         files = ", ".join(str(f) for f in weights.files)
@@ -211,9 +214,10 @@ class Method(abc.ABC):
         """
         weights = self.read_official(Path(path))
         check_official(self.networks, weights)
+        states = {name: net.state_dict() for name, net in self.networks.items()}
         with torch.no_grad():
             for item in weights.tensors:
-                target = self.networks[item.network].state_dict()[item.key]
+                target = states[item.network][item.key]
                 target.copy_(item.tensor.to(dtype=target.dtype))
         self.official_loaded(weights)
         self.released = provenance(weights, self.releases())

@@ -217,10 +217,11 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
 
 
 def open_evaluation_run(path: Path, config: Config, *, command: list[str], device: str,
-                        checkpoint: Path) -> RunFolder:
+                        checkpoint: Path, provenance: dict[str, Any] | None = None) -> RunFolder:
     """A run folder for scoring an official checkpoint (nothing is trained in it).
 
-    Created finished; reopened if its method and data settings match `config`.
+    Created finished, its manifest holding `provenance` (Method.load_official's record);
+    reopened if its method and data settings and its provenance match.
     """
     run = RunFolder(Path(path))
     wanted = config_module.to_dict(config)
@@ -231,12 +232,15 @@ def open_evaluation_run(path: Path, config: Config, *, command: list[str], devic
         if changed:
             raise RunError(f"{run.path}: holds another evaluation ({', '.join(changed)} differ); "
                            "pick a new id (--run-id NEW)")
+        if run.read_manifest().get("provenance") != provenance:
+            raise RunError(f"{run.path}: holds an evaluation of other weights (provenance "
+                           "differs); pick a new id (--run-id NEW)")
         return run
     run.path.mkdir(parents=True, exist_ok=True)
     write_text(run.config_file, config_module.dump(config))
     manifest = new_manifest(config, command=command, device=device, world_size=1)
     write_json(run.manifest_file, {**manifest, "status": "finished", "finished": manifest["started"],
-                                   "official_checkpoint": str(checkpoint)})
+                                   "official_checkpoint": str(checkpoint), "provenance": provenance})
     return run
 
 

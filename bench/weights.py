@@ -3,14 +3,17 @@
 Layout: WEIGHTS_ROOT/<release name>/<files as the authors distribute them>, one sub-folder per
 `Release` a method lists in `Method.releases()` (e.g. weights/picnet-paris-center/latest_net_E.pth
 and latest_net_G.pth). `release_path` gives what `Method.load_official` takes; `check_releases`
-is `weights check`; `inspect_file` is `weights inspect`.
+is `weights check`; `inspect_path` is `weights inspect`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from bench.method import Method, Release, ReleaseError, sha256  # noqa: F401  (weights check)
+from bench import methods
+from bench.method import (Method, MethodSpec, OfficialWeights, Release, ReleaseError,
+                          check_official, sha256)
 
 
 def find_release(method: Method, release_name: str) -> Release:
@@ -48,3 +51,80 @@ def release_path(method: Method, release_name: str, root: Path) -> Path:
     if len(found) == 1:
         return next(iter(found.values()))
     return Path(root) / release.name
+
+
+def resolve(method: Method, value: str | Path, root: str | Path | None) -> Path:
+    """`value` as given (a file or release folder), or a release name looked up under `root`."""
+    path = Path(value)
+    if path.exists() or root is None or str(value) not in {r.name for r in method.releases()}:
+        if not path.exists():
+            raise ReleaseError(f"{path}: released weights not found")
+        return path
+    return release_path(method, str(value), Path(root))
+
+
+def methods_with_releases(names: list[str] | None = None) -> list[Method]:
+    """One instance (256 px) of each registered method that lists releases (or of `names`)."""
+    built = [methods.create(n, MethodSpec()) for n in (names or methods.names())]
+    return [m for m in built if m.releases()] if names is None else built
+
+
+def check_releases(root: Path, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """`weights check`: per release and file, found or missing, its sha256, and whether its
+    content loads into the method's networks (status ok / MISMATCH / missing)."""
+    report = []
+    for method in methods_with_releases(names):
+        for release in method.releases():
+            found = release_files(release, root)
+            row = {"method": method.name, "release": release.name, "source": release.source,
+                   "files": {name: (path, None if path is None else sha256(path))
+                             for name, path in found.items()}}
+            if any(path is None for path in found.values()):
+                row["status"], row["error"] = "missing", None
+            else:
+                try:
+                    method.load_official(release_path(method, release.name, root))
+                    row["status"], row["error"] = "ok", None
+                except ReleaseError as error:
+                    row["status"], row["error"] = "MISMATCH", str(error)
+            report.append(row)
+    return report
+
+
+def inspect_path(path: Path, names: list[str] | None = None) -> list[str]:
+    """`weights inspect`: what released weights `path` holds and where each tensor lands."""
+    path = Path(path)
+    if not path.exists():
+        raise ReleaseError(f"{path}: released weights not found")
+    reasons = []
+    for method in methods_with_releases(names):
+        try:
+            weights = method.read_official(path)
+        except ReleaseError as error:
+            reasons.append(f"{method.name}: {error}")
+            continue
+        return describe(method, weights)
+    raise ReleaseError(f"{path}: not released weights of any method ({'; '.join(reasons)})")
+
+
+def describe(method: Method, weights: OfficialWeights) -> list[str]:
+    networks = list(dict.fromkeys(t.network for t in weights.tensors))
+    try:
+        check_official(method.networks, weights)
+        status = "matches our networks (a strict load fills every entry)"
+    except ReleaseError as error:
+        status = f"MISMATCH: {error}"
+    parameters = {n: {k for k, _ in method.networks[n].named_parameters()} for n in networks}
+    counts = {n: sum(t.tensor.numel() for t in weights.tensors
+                     if t.network == n and t.key in parameters[n]) for n in networks}
+    lines = [f"format   {weights.format} (method {method.name})"]
+    lines += [f"file     {f}  sha256 {sha256(f)}" for f in weights.files]
+    lines += [f"network  {n}: {counts[n]:,d} parameters in "
+              f"{sum(t.network == n for t in weights.tensors)} tensors" for n in networks]
+    lines += [f"setting  {k} = {v}" for k, v in weights.settings.items()]
+    lines.append(f"status   {status}")
+    lines.append("tensors  (in the file → in our networks)")
+    width = max(len(t.source_key) for t in weights.tensors)
+    lines += [f"  {t.source_key:{width}s}  {'x'.join(map(str, t.tensor.shape)) or 'scalar':>14s}  →  "
+              f"{t.network}.{t.key}" for t in weights.tensors]
+    return lines

@@ -93,7 +93,7 @@ def test_picnet_authors_recipe_is_their_code_defaults():
 
 def test_glcic_authors_recipe_and_the_uniform_profile():
     glcic = next(r for r in profiles.plan("paper").runs if r.method == "glcic")
-    assert glcic.config.data.train_masks == "glcic" and glcic.config.train.batch_size == 96
+    assert glcic.config.data.train_masks == "rectangle" and glcic.config.train.batch_size == 96
     assert glcic.config.train.iterations == 500000
     assert list(glcic.config.method.options["phase_proportions"]) == [90000, 10000, 400000]
     uniform = profiles.plan("uniform")

@@ -55,3 +55,22 @@ def test_train_missing_trains_the_baseline_with_its_authors_recipe(facade, capsy
     assert 'id="baselines"' in html and "We used the officially proposed pretraining model for testing." in html
     assert "its release pennet-facade was missing: trained instead, --train-missing" in html
 
+
+def test_a_present_release_is_evaluated_from_its_file_and_reported_so(facade):
+    from bench import methods
+    from bench.method import MethodSpec, sha256
+    from tests.release_files import pennet_generator
+
+    generator = methods.create("pennet", MethodSpec(64, dataset="facade")).networks["generator"]
+    folder = facade / "weights" / "pennet-facade"
+    folder.mkdir(parents=True)
+    weights = pennet_generator(folder / "gen_00042.pth", generator.state_dict(), data_parallel=True)
+    report = _reproduce(facade, ["pennet"])
+    assert not (facade / "runs" / "paper-pennet-facade-64px").exists()  # nothing trained
+    run_dir = facade / "runs" / "paper-pennet-facade-64px-released"
+    provenance = runs.read_json(run_dir / "manifest.json")["provenance"]
+    assert provenance["kind"] == "released" and provenance["release"] == "pennet-facade"
+    assert provenance["files"] == {"gen_00042.pth": sha256(weights)}
+    assert (run_dir / "eval" / "rows.csv").is_file()
+    html = report.read_text()
+    assert f"released weights pennet-facade (gen_00042.pth, sha256 {sha256(weights)[:12]})" in html

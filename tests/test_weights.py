@@ -11,8 +11,13 @@ from tests import toy_method
 
 
 @pytest.fixture
-def toy():
-    toy_method.register()
+def registered(monkeypatch):
+    for name, entry in toy_method.ENTRIES.items():
+        monkeypatch.setitem(methods.REGISTRY, name, entry)
+
+
+@pytest.fixture
+def toy(registered):
     return methods.create("toy", MethodSpec(image_size=32))
 
 
@@ -43,8 +48,7 @@ def test_release_path_is_the_file_or_the_folder_and_names_what_is_missing(tmp_pa
         weights.release_path(pennet, "pennet-mars", tmp_path)
 
 
-def test_default_load_official_names_the_method_and_its_releases(tmp_path):
-    toy_method.register()
+def test_default_load_official_names_the_method_and_its_releases(tmp_path, registered):
     plain = methods.create("toy-plain", MethodSpec(image_size=32))
     with pytest.raises(ReleaseError, match="'toy-plain' cannot load released weights .*releases it knows: none"):
         plain.load_official(tmp_path / "w.pth")

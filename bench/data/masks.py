@@ -30,7 +30,7 @@ BUCKETS: list[tuple[float, float]] = [
 ]
 BUCKET_LABELS = ["[0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]", "(0.4,0.5]", "(0.5,0.6]"]
 NVIDIA_MASKS_PER_BUCKET = 2000
-TRAINING_KINDS = ("square", "irregular", "mixed", "glcic", "pluralistic")
+TRAINING_KINDS = ("square", "irregular", "mixed", "rectangle", "pluralistic")
 # GLCIC's training hole at 256 px (Iizuka et al. 2017, Sec. 4: one hole of 96-128 px per side in a
 # 256 crop); the public PyTorch reference (otenim/GLCIC-PyTorch) draws 48-96 instead.
 GLCIC_HOLE_SIDES = (96, 128)
@@ -173,7 +173,7 @@ def irregular_mask(size: int, rng: np.random.Generator, bucket: int | None = Non
                     f"had its hole ratio in the bucket (at this size one pixel is {1 / size**2:.3g} of the mask)")
 
 
-def glcic_hole_mask(size: int, rng: np.random.Generator) -> np.ndarray:
+def rectangle_mask(size: int, rng: np.random.Generator) -> np.ndarray:
     """GLCIC's training hole: one rectangle, each side uniform in GLCIC_HOLE_SIDES (scaled with
     the size, 24-32 px at 64), placed uniformly inside the image."""
     lo, hi = (max(1, round(side * size / 256)) for side in GLCIC_HOLE_SIDES)
@@ -233,7 +233,7 @@ def pluralistic_irregular_mask(size: int, rng: np.random.Generator) -> np.ndarra
 
 def training_mask(kind: str, size: int, rng: np.random.Generator, augment: bool = False) -> np.ndarray:
     """A training mask: 'square' (PEN-Net), 'irregular' (our generator), 'mixed' (50/50),
-    'glcic' (GLCIC's one rectangle) or 'pluralistic' (PIC-Net's default mask types 1 and 2,
+    'rectangle' (GLCIC's one rectangle) or 'pluralistic' (PIC-Net's default mask types 1 and 2,
     one drawn uniformly per sample)."""
     if kind == "mixed":
         kind = "square" if rng.random() < 0.5 else "irregular"
@@ -241,8 +241,8 @@ def training_mask(kind: str, size: int, rng: np.random.Generator, augment: bool 
         mask = random_square_mask(size, rng)
     elif kind == "irregular":
         mask = irregular_mask(size, rng)
-    elif kind == "glcic":
-        mask = glcic_hole_mask(size, rng)
+    elif kind == "rectangle":
+        mask = rectangle_mask(size, rng)
     elif kind == "pluralistic":
         generator = pluralistic_regular_mask if rng.random() < 0.5 else pluralistic_irregular_mask
         mask = generator(size, rng)

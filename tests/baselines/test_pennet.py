@@ -68,6 +68,9 @@ def test_a_wrong_checkpoint_is_refused(tmp_path):
     torch.save({"netG": [1, 2]}, path)
     with pytest.raises(ReleaseError, match="partial.pth: not a PEN-Net generator checkpoint"):
         method.load_official(path)
+    torch.save({"netG": {**weights, "module.decoder.0.bias": weights["decoder.0.bias"]}}, path)
+    with pytest.raises(ReleaseError, match="decoder.0.bias and module.decoder.0.bias both map to generator.decoder.0.bias"):
+        method.load_official(path)
     path.write_bytes(path.read_bytes()[:100])  # truncated
     with pytest.raises(ReleaseError, match="partial.pth: not a readable torch file"):
         method.load_official(path)

@@ -4,6 +4,7 @@ nothing, CUDA-saved files load on the CPU, and the forward is the official netwo
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -96,17 +97,22 @@ def test_picnet_release_written_as_save_networks_loads_every_tensor(tmp_path):
 
 @needs_picnet
 def test_picnet_power_step_is_the_official_one(tmp_path):
+    """After loading, every spectral-normed conv's u, v are one official power step from the
+    file's: v = Wᵀu / (|Wᵀu| + 1e-12), u = Wv / (|Wv| + 1e-12)."""
     method = create("picnet", MethodSpec(image_size=64))
     weights = method.read_official(PARITY / "picnet")
     method.load_official(PARITY / "picnet")
     file = {(t.network, t.key): t.tensor for t in weights.tensors}
-    conv = method.networks["G"].decoder0.conv1
-    w = file["G", "decoder0.conv1.weight_orig"].flatten(1)
-    v = w.t() @ file["G", "decoder0.conv1.weight_u"]
-    v = v / (v.norm() + 1e-12)
-    u = w @ v
-    torch.testing.assert_close(conv.weight_v, v, rtol=0, atol=1e-7)
-    torch.testing.assert_close(conv.weight_u, u / (u.norm() + 1e-12), rtol=0, atol=1e-7)
+    convs = [(n, k.removesuffix(".weight_orig")) for n, k in file if k.endswith(".weight_orig")]
+    assert len(convs) == 64  # every spectral-normed conv of E and G
+    for network, conv in convs:
+        w = file[network, f"{conv}.weight_orig"].flatten(1)
+        v = w.t() @ file[network, f"{conv}.weight_u"]
+        v = v / (v.norm() + 1e-12)
+        u = w @ v
+        state = method.networks[network].state_dict()
+        torch.testing.assert_close(state[f"{conv}.weight_v"], v, rtol=0, atol=1e-6)
+        torch.testing.assert_close(state[f"{conv}.weight_u"], u / (u.norm() + 1e-12), rtol=0, atol=1e-6)
     assert any("power step" in d for d in method.departures())
 
 
@@ -253,6 +259,11 @@ def test_glcic_wrong_and_truncated_files_are_refused_and_load_nothing(tmp_path):
         method.load_official(path)
     assert unchanged(method, before) and method.released_mean is None
     assert not any("0.2" in d for d in method.departures())
+
+
+def test_glcic_release_departures_are_commented_where_they_happen():
+    commented = re.findall(r"# departure: (.+)", Path(glcic_release.__file__).read_text())
+    assert commented == glcic_release.DEPARTURES
 
 
 def test_every_release_is_recognised_by_content_not_name(tmp_path):

@@ -65,7 +65,7 @@ def test_resize_crop_and_rotation_in_the_seeded_stream():
 
 def test_the_keys_are_checked():
     config = config_module.from_dict({"data": {"train_resize_crop": 266, "train_rotation": 3,
-                                               "train_masks": "glcic"}})
+                                               "train_masks": "rectangle"}})
     assert (config.data.train_resize_crop, config.data.train_rotation) == (266, 3)
     with pytest.raises(config_module.ConfigError, match="data.train_resize_crop.*at least 256"):
         config_module.from_dict({"data": {"train_resize_crop": 200}})

@@ -16,7 +16,7 @@ def test_glcic_hole_is_one_rectangle_of_96_to_128_px_at_256_scaled(size):
     lo, hi = (round(s * size / 256) for s in masks.GLCIC_HOLE_SIDES)
     heights, widths = set(), set()
     for seed in range(60):
-        mask = masks.training_mask("glcic", size, np.random.default_rng(seed))
+        mask = masks.training_mask("rectangle", size, np.random.default_rng(seed))
         assert mask.shape == (size, size) and mask.dtype == np.float32
         top, bottom, left, right = _box(mask)
         assert mask[top:bottom, left:right].all()  # the box is filled: one rectangle
