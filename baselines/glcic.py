@@ -11,8 +11,6 @@ Networks: `baselines.glcic_networks`; reference notes: shared/reference/models.m
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +21,7 @@ from torch import nn
 from baselines import glcic_release
 from baselines.glcic_networks import CompletionNetwork, ContextDiscriminator
 from baselines.glcic_postprocess import postprocess
-from bench import distributed
-from bench.method import Method, MethodSpec, OfficialWeights, OptionError, Release, take_options
+from bench.method import CheckedOptions, Method, MethodSpec, OfficialWeights, Release, frozen
 
 DEFAULTS = {
     "postprocess": False,
@@ -58,25 +55,10 @@ COMPLETION, DISCRIMINATOR, JOINT = "completion", "discriminator", "joint"
 # --- options and the phase schedule ---------------------------------------------------------
 def checked_options(options: dict) -> dict:
     """The method's options over DEFAULTS; a bad value raises an error naming it."""
-    merged = take_options("glcic", options, DEFAULTS)
-    if not isinstance(merged["postprocess"], bool):
-        raise OptionError(f"glcic: option postprocess={merged['postprocess']!r} must be true/false")
-    for key in ("lr", "alpha"):
-        value = merged[key]
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise OptionError(f"glcic: option {key}={value!r} must be a number >= 0")
-    shares = merged["phase_proportions"]
-    if (
-        not isinstance(shares, Sequence)
-        or len(shares) != 3
-        or any(isinstance(s, bool) or not isinstance(s, (int, float)) or s < 0 for s in shares)
-        or sum(shares) <= 0
-    ):
-        raise OptionError(
-            f"glcic: option phase_proportions={shares!r} must be three numbers >= 0 "
-            "(completion, discriminator, joint) with a positive sum"
-        )
-    return {**merged, "phase_proportions": tuple(float(s) for s in shares)}
+    checked = CheckedOptions("glcic", options, DEFAULTS)
+    return {"postprocess": checked.boolean("postprocess"), "lr": checked.number("lr"),
+            "alpha": checked.number("alpha"),
+            "phase_proportions": checked.shares("phase_proportions", 3, "completion, discriminator, joint")}
 
 
 def phase_boundaries(iterations: int, shares: tuple[float, float, float]) -> tuple[int, int]:
@@ -136,31 +118,6 @@ def random_corners(
 
 def crop(images: torch.Tensor, corners: list[tuple[int, int]], side: int) -> torch.Tensor:
     return torch.stack([img[:, t : t + side, l : l + side] for img, (t, l) in zip(images, corners)])
-
-
-@contextmanager
-def frozen(module: nn.Module) -> Iterator[None]:
-    """Use `module` without changing it: no parameter gradients, no BN running-statistic updates.
-
-    BN layers still normalise by the batch's statistics, as in training.
-    """
-    params = [(p, p.requires_grad) for p in module.parameters()]
-    norms = [
-        (m, m.track_running_stats)
-        for m in module.modules()
-        if isinstance(m, nn.modules.batchnorm._BatchNorm)
-    ]
-    for p, _ in params:
-        p.requires_grad_(False)
-    for m, _ in norms:
-        m.track_running_stats = False
-    try:
-        yield
-    finally:
-        for p, flag in params:
-            p.requires_grad_(flag)
-        for m, flag in norms:
-            m.track_running_stats = flag
 
 
 # --- the method ---------------------------------------------------------------------------
@@ -251,7 +208,7 @@ class GLCIC(Method):
         weight: float,
     ) -> float:
         """One update of D on real images and completions (`output`, detached), its loss × `weight`."""
-        rng = np.random.default_rng([self.spec.seed, step, distributed.rank()])
+        rng = np.random.default_rng([self.spec.seed, step, self.rank])
         # paper: a real image's local patch sits at a random place (its mask M_d is random).
         real_corners = random_corners(len(target), self.spec.image_size, self.local_side, rng)
         # paper silent: real and fake pass D as separate batches (own BN statistics), as otenim.

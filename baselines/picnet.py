@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import math
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -38,7 +37,7 @@ from baselines.picnet_networks import (
     init_like_official,
 )
 from baselines import picnet_release
-from bench.method import Method, MethodSpec, OfficialWeights, OptionError, Release, take_options
+from bench.method import CheckedOptions, Method, MethodSpec, OfficialWeights, Release, frozen
 
 DEFAULTS = {
     "samples": 1,  # prior samples drawn per image at test time (official test: 50)
@@ -130,20 +129,6 @@ def official_criterion(truth: torch.Tensor, pred: torch.Tensor) -> torch.Tensor:
 
 
 # --- small context helpers -----------------------------------------------------------------
-@contextlib.contextmanager
-def frozen(*nets: nn.Module) -> Iterator[None]:
-    """Stop gradients into `nets` (the official _freeze of D, D_rec during the G step)."""
-    params = [p for net in nets for p in net.parameters()]
-    flags = [p.requires_grad for p in params]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
-
-
 @contextlib.contextmanager
 def evaluating(*nets: nn.Module) -> Iterator[None]:
     """Eval mode (spectral-norm vectors not updated) for the block, then the previous modes."""
@@ -378,39 +363,12 @@ class PICNet(Method):
         return found
 
 
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _checked_options(options: dict) -> dict:
-    merged = take_options("picnet", options, DEFAULTS)
-
-    def bad(key: str, need: str) -> OptionError:
-        return OptionError(f"method 'picnet': option {key}={merged[key]!r} is invalid; {need}")
-
-    samples = merged["samples"]
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise bad("samples", "need an integer >= 1")
-    if merged["selection"] not in SELECTIONS:
-        raise bad("selection", f"need one of {', '.join(SELECTIONS)}")
-    if merged["gan_type"] not in GAN_TYPES:
-        raise bad("gan_type", f"need one of {', '.join(GAN_TYPES)}")
-    for key in ("lr", "lambda_kl", "lambda_rec"):
-        value = merged[key]
-        if not _is_number(value) or not math.isfinite(value):
-            raise bad(key, "need a finite number")
-        if value < 0 or (key == "lr" and value == 0):
-            raise bad(key, "need a positive number" if key == "lr" else "need a number >= 0")
-        merged[key] = float(value)
-    betas = merged["betas"]
-    if not (
-        isinstance(betas, (list, tuple))
-        and len(betas) == 2
-        and all(_is_number(b) and 0 <= b < 1 for b in betas)
-    ):
-        raise bad("betas", "need two numbers in [0, 1)")
-    merged["betas"] = (float(betas[0]), float(betas[1]))
-    return merged
+    checked = CheckedOptions("picnet", options, DEFAULTS)
+    return {"samples": checked.integer("samples", 1), "selection": checked.choice("selection", SELECTIONS),
+            "gan_type": checked.choice("gan_type", GAN_TYPES), "lr": checked.number("lr", positive=True),
+            "lambda_kl": checked.number("lambda_kl"), "lambda_rec": checked.number("lambda_rec"),
+            "betas": checked.betas("betas")}
 
 
 def build(spec: MethodSpec) -> PICNet:

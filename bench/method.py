@@ -8,7 +8,10 @@ converts inside its own adapter. The trainer and evaluator call only what is def
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +54,88 @@ def take_options(method: str, options: dict[str, Any], defaults: dict[str, Any])
             f"known: {', '.join(sorted(defaults))}"
         )
     return {**defaults, **options}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class CheckedOptions:
+    """A method's options merged over its defaults (unknown keys refused), checked key by key.
+
+    Each check returns the value in its canonical type or raises an OptionError naming the
+    method, the key, the value given and what it must be; the methods' factories share these
+    instead of writing their own validators.
+    """
+
+    def __init__(self, method: str, options: dict[str, Any], defaults: dict[str, Any]) -> None:
+        self.method = method
+        self.values = take_options(method, options, defaults)
+
+    def fail(self, key: str, need: str) -> OptionError:
+        return OptionError(f"method {self.method!r}: option {key}={self.values[key]!r} is invalid; need {need}")
+
+    def boolean(self, key: str) -> bool:
+        if not isinstance(self.values[key], bool):
+            raise self.fail(key, "true or false")
+        return self.values[key]
+
+    def choice(self, key: str, choices: tuple[str, ...]) -> str:
+        if self.values[key] not in choices:
+            raise self.fail(key, f"one of {', '.join(choices)}")
+        return self.values[key]
+
+    def number(self, key: str, *, positive: bool = False) -> float:
+        """A finite number >= 0 (> 0 when `positive`)."""
+        value = self.values[key]
+        if not _is_number(value) or value < 0 or (positive and value == 0):
+            raise self.fail(key, "a positive number" if positive else "a finite number >= 0")
+        return float(value)
+
+    def integer(self, key: str, minimum: int) -> int:
+        value = self.values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise self.fail(key, f"an integer >= {minimum}")
+        return value
+
+    def betas(self, key: str) -> tuple[float, float]:
+        """Adam's two betas, each in [0, 1)."""
+        value = self.values[key]
+        if not (isinstance(value, (list, tuple)) and len(value) == 2
+                and all(_is_number(b) and 0 <= b < 1 for b in value)):
+            raise self.fail(key, "two numbers in [0, 1)")
+        return float(value[0]), float(value[1])
+
+    def shares(self, key: str, count: int, names: str) -> tuple[float, ...]:
+        """`count` numbers >= 0 with a positive sum (proportions of `names`)."""
+        value = self.values[key]
+        if not (isinstance(value, (list, tuple)) and len(value) == count
+                and all(_is_number(v) and v >= 0 for v in value) and sum(value) > 0):
+            raise self.fail(key, f"{count} numbers >= 0 ({names}) with a positive sum")
+        return tuple(float(v) for v in value)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Use `modules` without changing them: no parameter gets a gradient and no batch-norm layer
+    updates its running statistics (it still normalises by the batch's, as in training).
+
+    The pass of a generator's output through its critic(s) while the generator steps.
+    """
+    params = [(p, p.requires_grad) for m in modules for p in m.parameters()]
+    norms = [(n, n.track_running_stats) for m in modules for n in m.modules()
+             if isinstance(n, nn.modules.batchnorm._BatchNorm)]
+    for p, _ in params:
+        p.requires_grad_(False)
+    for n, _ in norms:
+        n.track_running_stats = False
+    try:
+        yield
+    finally:
+        for p, flag in params:
+            p.requires_grad_(flag)
+        for n, flag in norms:
+            n.track_running_stats = flag
 
 
 @dataclass(frozen=True)
@@ -236,6 +321,11 @@ class Method(abc.ABC):
         del state
 
     # --- shared machinery ----------------------------------------------------------------
+    @property
+    def rank(self) -> int:
+        """This process's rank under torchrun (0 alone): for per-process random draws."""
+        return distributed.rank()
+
     def replica(self, name: str) -> nn.Module:
         """Network `name` as a training forward pass that updates it must call it.
 

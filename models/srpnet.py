@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from bench.method import Method, MethodSpec, OptionError, take_options
+from bench.method import CheckedOptions, Method, MethodSpec, frozen
 from models.discriminators import GlobalLocalDiscriminator, PatchDiscriminator, local_crop_size
 from models.generator import PyramidContextGenerator, check_image_shape, generator_input
 from models.losses import GAN_TYPES, discriminator_loss, generator_losses
@@ -87,11 +87,8 @@ class SRPNetMethod(Method):
         self.optimize("discriminator", d_loss)
 
         # The critic only passes gradients through here; its own weights get none.
-        self.discriminator.requires_grad_(False)
-        try:
+        with frozen(self.discriminator):
             fake = self.discriminator(composite, masks)
-        finally:
-            self.discriminator.requires_grad_(True)
         terms = generator_losses(output, pyramid, images, masks, fake, self.gan_type)
         self.optimize("generator", terms["total"])
 
@@ -156,29 +153,16 @@ class SRPNetMethod(Method):
 
 
 def _validate(options: dict[str, Any], dataset: str) -> dict[str, Any]:
-    def fail(key: str, wanted: str) -> OptionError:
-        return OptionError(f"srpnet option {key} must be {wanted}, got {options[key]!r}")
-
-    if not isinstance(options["residual_blocks"], bool):
-        raise fail("residual_blocks", "true or false")
-    if options["discriminator"] not in DISCRIMINATORS:
-        raise fail("discriminator", f"one of {', '.join(DISCRIMINATORS)}")
-    if options["gan_type"] is None:
-        options["gan_type"] = settings_for(dataset).gan_type
-    if options["gan_type"] not in GAN_TYPES:
-        raise fail("gan_type", f"one of {', '.join(GAN_TYPES)}")
-    lr = options["lr"]
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0:
-        raise fail("lr", "a positive number")
-    betas = options["betas"]
-    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or not all(
-        isinstance(b, (int, float)) and not isinstance(b, bool) and 0.0 <= b < 1.0 for b in betas
-    ):
-        raise fail("betas", "two numbers in [0, 1)")
-    return {**options, "lr": float(lr), "betas": (float(betas[0]), float(betas[1]))}
+    checked = CheckedOptions("srpnet", options, DEFAULTS)
+    if checked.values["gan_type"] is None:
+        checked.values["gan_type"] = settings_for(dataset).gan_type
+    return {"residual_blocks": checked.boolean("residual_blocks"),
+            "discriminator": checked.choice("discriminator", DISCRIMINATORS),
+            "gan_type": checked.choice("gan_type", GAN_TYPES), "lr": checked.number("lr", positive=True),
+            "betas": checked.betas("betas")}
 
 
 def build(spec: MethodSpec) -> Method:
     """The registry's factory for srpnet, srpnet-baseline and srpnet+discriminator."""
-    options = _validate(take_options("srpnet", spec.options, DEFAULTS), spec.dataset)
+    options = _validate(spec.options, spec.dataset)
     return SRPNetMethod(spec, **options)
