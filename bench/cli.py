@@ -80,8 +80,10 @@ def _weights(args: argparse.Namespace) -> int:
     for row in weights.check_releases(args.weights_root, args.method):
         ok &= row["status"] == "ok"
         print(f"{row['release']:26s} {row['status']}")
-        for name, (path, digest) in row["files"].items():
-            print(f"  {name:36s} " + (f"found {path.name}  sha256 {digest}" if path else "missing"))
+        for name, matches in row["files"].items():
+            found = [f"found {path.name}  sha256 {digest}" for path, digest in matches]
+            print(f"  {name:36s} " + ("; ".join(found) or "missing")
+                  + (" (several match: keep one)" if len(matches) > 1 else ""))
         if row["status"] == "missing":
             print(f"  download: {row['source']}")
         if row["error"]:

@@ -25,17 +25,12 @@ def find_release(method: Method, release_name: str) -> Release:
     raise ReleaseError(f"method {method.name!r} has no release {release_name!r}; known: {known}")
 
 
-def release_files(release: Release, root: Path) -> dict[str, Path | None]:
-    """Each of the release's file names (or patterns) → the file found under root/<name>/, or None.
-
-    A pattern (PEN-Net's gen_*.pth) must match exactly one file; several matches count as missing.
-    """
+def release_files(release: Release, root: Path) -> dict[str, list[Path]]:
+    """Each of the release's file names (or patterns) → the files under root/<name>/ it matches
+    (one when found: a pattern such as PEN-Net's gen_*.pth must match exactly one file)."""
     folder = Path(root) / release.name
-    found: dict[str, Path | None] = {}
-    for name in release.files:
-        matches = sorted(p for p in folder.glob(name) if p.is_file()) if folder.is_dir() else []
-        found[name] = matches[0] if len(matches) == 1 else None
-    return found
+    return {name: sorted(p for p in folder.glob(name) if p.is_file()) if folder.is_dir() else []
+            for name in release.files}
 
 
 def release_path(method: Method, release_name: str, root: Path) -> Path:
@@ -44,23 +39,30 @@ def release_path(method: Method, release_name: str, root: Path) -> Path:
     and the authors' download page."""
     release = find_release(method, release_name)
     found = release_files(release, root)
-    for name, path in found.items():
-        if path is None:
-            raise ReleaseError(f"{Path(root) / release.name / name}: released weights not found "
-                               f"(release {release.name!r}; download from {release.source})")
+    for name, matches in found.items():
+        where = Path(root) / release.name / name
+        if not matches:
+            raise ReleaseError(f"{where}: released weights not found (release {release.name!r}; "
+                               f"download from {release.source})")
+        if len(matches) > 1:
+            raise ReleaseError(f"{where}: {len(matches)} files match ({', '.join(p.name for p in matches)}); "
+                               "keep the one to use")
     if len(found) == 1:
-        return next(iter(found.values()))
+        return next(iter(found.values()))[0]
     return Path(root) / release.name
 
 
 def resolve(method: Method, value: str | Path, root: str | Path | None) -> Path:
     """`value` as given (a file or release folder), or a release name looked up under `root`."""
     path = Path(value)
-    if path.exists() or root is None or str(value) not in {r.name for r in method.releases()}:
-        if not path.exists():
-            raise ReleaseError(f"{path}: released weights not found")
+    if path.exists():
         return path
-    return release_path(method, str(value), Path(root))
+    if str(value) in {r.name for r in method.releases()}:
+        if root is None:
+            raise ReleaseError(f"{value}: a release name needs the weights folder "
+                               "(--weights-root DIR or weights.root)")
+        return release_path(method, str(value), Path(root))
+    raise ReleaseError(f"{path}: released weights not found")
 
 
 def methods_with_releases(names: list[str] | None = None) -> list[Method]:
@@ -77,9 +79,8 @@ def check_releases(root: Path, names: list[str] | None = None) -> list[dict[str,
         for release in method.releases():
             found = release_files(release, root)
             row = {"method": method.name, "release": release.name, "source": release.source,
-                   "files": {name: (path, None if path is None else sha256(path))
-                             for name, path in found.items()}}
-            if any(path is None for path in found.values()):
+                   "files": {name: [(p, sha256(p)) for p in matches] for name, matches in found.items()}}
+            if any(len(matches) != 1 for matches in found.values()):
                 row["status"], row["error"] = "missing", None
             else:
                 try:

@@ -44,6 +44,11 @@ def test_release_path_is_the_file_or_the_folder_and_names_what_is_missing(tmp_pa
     (tmp_path / "pennet-dtd").mkdir()
     (tmp_path / "pennet-dtd" / "gen_00030.pth").write_bytes(b"x")
     assert weights.release_path(pennet, "pennet-dtd", tmp_path) == tmp_path / "pennet-dtd" / "gen_00030.pth"
+    (tmp_path / "pennet-dtd" / "gen_00050.pth").write_bytes(b"x")
+    with pytest.raises(ReleaseError, match=r"gen_\*\.pth: 2 files match \(gen_00030\.pth, gen_00050\.pth\)"):
+        weights.release_path(pennet, "pennet-dtd", tmp_path)
+    with pytest.raises(ReleaseError, match="a release name needs the weights folder"):
+        weights.resolve(pennet, "pennet-dtd", None)
     with pytest.raises(ReleaseError, match="no release 'pennet-mars'; known: pennet-celeba-hq"):
         weights.release_path(pennet, "pennet-mars", tmp_path)
 
