@@ -94,6 +94,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     return evaluate.run(args)
 
 
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders")
+
+
+@command("status", "say whether runs are running (a live process holds the lock), finished or failed, and why",
+         _status_arguments)
+def _status(args: argparse.Namespace) -> int:
+    from bench import runs
+
+    for path in args.runs:
+        status, detail = runs.run_status(runs.RunFolder(path))
+        print(f"{path}: {status}" + (f" — {detail}" if detail else ""))
+    return 0
+
+
 # --- tables / report ------------------------------------------------------------------------
 def _l1_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--l1", default="l1_rel_pct", choices=["l1_rel_pct", "mae_pct"],
@@ -238,8 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
     try:
         return args.run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as error:  # bench.runs.Interrupted names the file it was writing
+        print(str(error) or "interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one clear line for the user; --debug shows the traceback
         if args.debug:

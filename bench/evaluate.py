@@ -9,17 +9,20 @@ torchrun each process scores its share of the images into its own part file, whi
 merges into rows.csv at the end. The first `eval.samples_to_save` images of each setting are
 also saved as truth / input (white holes) / output (composite) PNGs.
 
-A run folder is evaluated from its checkpoint (the last by default); an official baseline
+A run folder is evaluated from its checkpoint (the last by default), holding the folder's lock
+(bench.lock) and only on the test split recorded in its manifest; an official baseline
 checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import io
 import os
+import pickle
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -32,11 +35,11 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, methods, metrics, runs
+from bench import distributed, lock, methods, metrics, runs
 from bench.config import Config
-from bench.data import datasets, masks
+from bench.data import datasets, masks, splits
 from bench.method import Method, MethodSpec
-from bench.train import describe_device, method_spec, open_data, resolve_device
+from bench.train import describe_device, method_spec, open_data, resolve_device, say
 
 ROW_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
                "mask_setting", "bucket", "hole_ratio", *metrics.METRICS, "protocol")
@@ -252,7 +255,13 @@ def method_from_official(config: Config, spec: MethodSpec, path: Path, device: t
     if not hasattr(method, "load_official"):
         raise EvaluationError(f"method {config.method.name!r} has no load_official hook; it "
                               f"cannot evaluate the official checkpoint {path}")
-    method.to(device).load_official(Path(path))
+    try:
+        method.to(device).load_official(Path(path))
+    except (pickle.UnpicklingError, EOFError, RuntimeError, KeyError, ValueError) as error:
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise EvaluationError(f"{path}: cannot be loaded as official {config.method.name} weights "
+                              f"({detail}); expected the checkpoint file its authors "
+                              "released") from None
     return method
 
 
@@ -282,7 +291,9 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     owns_group = not distributed.is_distributed()
     device = distributed.setup(resolve_device(config.train.device))
     try:
-        return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
+        with contextlib.ExitStack() as held:
+            distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), say)))
+            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
     finally:
         if owns_group:
             distributed.teardown()
@@ -310,6 +321,10 @@ class Evaluator:
             self.checkpoint = path.name
         self.method.eval()
         self.dataset = open_data(config, "test")
+        recorded = self.run_folder.read_manifest().get("split") if official is None else None
+        if recorded is not None and recorded["test"] != splits.fingerprint(self.dataset.ids):
+            raise EvaluationError(splits.mismatch(self.run_folder.manifest_file, "test",
+                                                  recorded["test"], splits.fingerprint(self.dataset.ids)))
         self.eval_dir = self.run_folder.eval_dir
         self.eval_dir.mkdir(parents=True, exist_ok=True)
 

@@ -35,7 +35,7 @@ def load_method(name: str, checkpoint: Path, size: int) -> tuple[Method, int]:
 
     if not Path(checkpoint).is_file():
         raise InpaintError(f"{checkpoint}: checkpoint not found")
-    state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    state = runs.read_torch(checkpoint, f"a run checkpoint or official {name} weights")
     if isinstance(state, dict) and "method_name" in state:
         if state["method_name"] != name:
             raise InpaintError(f"{checkpoint}: holds method {state['method_name']!r}, not {name!r}")

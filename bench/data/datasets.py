@@ -22,7 +22,8 @@ from torch.utils.data import Dataset
 from bench.data import sample, splits
 from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_tensor
 
-DEFAULT_CACHE = Path("results/cache")
+# The checkout's results/cache wherever a command is typed, so every command finds the same lists.
+DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "results" / "cache"
 
 
 class DatasetError(ValueError):
