@@ -23,7 +23,7 @@ from PIL import Image
 from bench import cli, config, evaluate, lock, methods, runs, train
 from bench.data import datasets, masks
 from tests import toy_method
-from tests.test_train import ROOT, finish, start, subprocess_env, train_in_process, write_config
+from tests.test_train import finish, start, subprocess_env, train_in_process, write_config
 
 
 @pytest.fixture(autouse=True)
@@ -323,37 +323,34 @@ def test_a_real_full_disk_during_training_and_evaluation(tmp_path):
     cfg = write_config(tmp_path / "run.yaml", "method.options.sleep=0.3", "train.iterations=6",
                        "train.log_every=100", "train.sample_every=100", "train.checkpoint_every=2",
                        "train.keep_last=2", "method.options.noise=0.05", "data.size=48")
-    train_cmd = f"$PY -m tests.toy_method train {cfg} --no-progress --run-dir r"
+    run, out = tmp_path / "disk" / "r", tmp_path
+    bench = "$PY -m tests.toy_method"
     script = f"""
-cd {ROOT}
-( {train_cmd.replace('--run-dir r', f'--run-dir {tmp_path}/disk/r')} > {tmp_path}/train1.txt 2>&1 || echo $? > {tmp_path}/rc1 ) &
-while [ ! -e {tmp_path}/disk/r/checkpoints/step_0000002.pt ]; do sleep 0.01; done
-dd if=/dev/zero of={tmp_path}/disk/filler bs=64k 2>/dev/null || true
+( {bench} train {cfg} --no-progress --run-dir {run} > {out}/train1.txt 2>&1 || echo $? > {out}/rc1 ) &
+while [ ! -e {run}/checkpoints/step_0000002.pt ]; do sleep 0.01; done
+dd if=/dev/zero of={out}/disk/filler bs=64k 2>/dev/null || true
 wait
-$PY -m tests.toy_method status {tmp_path}/disk/r > {tmp_path}/status1.txt
-$PY -m tests.toy_method evaluate {tmp_path}/disk/r --no-progress eval.masks=[center] > {tmp_path}/eval1.txt 2>&1 || echo $? > {tmp_path}/rc2
-rm {tmp_path}/disk/filler
-{train_cmd.replace('--run-dir r', f'--run-dir {tmp_path}/disk/r')} > {tmp_path}/train2.txt 2>&1
-$PY -m tests.toy_method evaluate {tmp_path}/disk/r --no-progress eval.masks=[center] > {tmp_path}/eval2.txt 2>&1
-cp -r {tmp_path}/disk/r {tmp_path}/r-copy
+{bench} status {run} > {out}/status1.txt
+{bench} evaluate {run} --no-progress eval.masks=[center] > {out}/eval1.txt 2>&1 || echo $? > {out}/rc2
+rm {out}/disk/filler
+{bench} train {cfg} --no-progress --run-dir {run} > {out}/train2.txt 2>&1
+{bench} evaluate {run} --no-progress eval.masks=[center] > {out}/eval2.txt 2>&1
+cp -r {run} {out}/r-copy
 """
     result = in_tmpfs(tmp_path, script)
     logs = {p.name: p.read_text() for p in tmp_path.glob("*.txt")}
     assert result.returncode == 0, (result.stdout, result.stderr, logs)
-    ckpt = tmp_path / "disk" / "r" / "checkpoints" / "step_0000004.pt"
-    assert (tmp_path / "rc1").read_text().strip() == "2"
+    full = "could not be written (no space left on device)"
+    assert (out / "rc1").read_text().strip() == (out / "rc2").read_text().strip() == "2"
     assert logs["train1.txt"].strip().splitlines()[-1] == (
-        f"error: {ckpt}: could not be written (no space left on device); the partial file was "
-        "discarded and nothing was lost: the last complete checkpoint is step_0000002.pt; rerun the "
-        "same command to resume")
+        f"error: {run}/checkpoints/step_0000004.pt: {full}; the partial file was discarded and "
+        "nothing was lost: the last complete checkpoint is step_0000002.pt; rerun the same command "
+        "to resume")
     # the disk is too full to record the error in the manifest: status reads "failed" from the lock
-    assert logs["status1.txt"].startswith(f"{tmp_path}/disk/r: failed — ")
-    rows = tmp_path / "disk" / "r" / "eval" / "rows.csv"
-    assert (tmp_path / "rc2").read_text().strip() == "2"
+    assert logs["status1.txt"].startswith(f"{run}: failed — ")
     assert logs["eval1.txt"].strip().splitlines()[-1] == (
-        f"error: {rows}: could not be written (no space left on device); the lines before this batch "
-        "are kept (a torn last line is cut on the next run) and nothing else was lost; rerun the same "
-        "command to continue")
+        f"error: {run}/eval/rows.csv: {full}; the lines before this batch are kept (a torn last "
+        "line is cut on the next run) and nothing else was lost; rerun the same command to continue")
     assert "resuming from" in logs["train2.txt"] and "step_0000002.pt (step 2)" in logs["train2.txt"]
     train_in_process(cfg, tmp_path / "whole")
     assert_same_weights(tmp_path / "whole", tmp_path / "r-copy")
