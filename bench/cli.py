@@ -28,7 +28,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     check = sub.add_parser("check", help="count each split's images against the paper's Table 1")
     check.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
     check.add_argument("--data-root", type=Path, help="the dataset's folder")
-    check.add_argument("--cache-dir", type=Path, help="where split lists live (default results/cache)")
+    check.add_argument("--cache-dir", type=Path, help="where split lists live (default: the checkout's results/cache)")
 
 
 @command("data", "inspect datasets (data check DATASET --data-root DIR)", _data_arguments)
