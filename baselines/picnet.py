@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import kl_divergence
 
 from baselines.picnet_networks import (
     ATTENTION_STAGE,
@@ -58,6 +58,15 @@ SELECTION_RULE = {
         "(official util/evaluation.py), so scores use the truth to choose among samples"
     ),
 }
+
+
+class Normal(torch.distributions.Normal):
+    """torch's Normal without argument checks, as in the official code's torch (checks were
+    off by default before torch 1.8): a diverged step's NaN scale gives a non-finite loss, which
+    the trainer stops on, instead of a ValueError with a tensor dump."""
+
+    def __init__(self, loc: torch.Tensor, scale: torch.Tensor) -> None:
+        super().__init__(loc, scale, validate_args=False)
 
 
 # --- the boundary between harness and PIC-Net conventions -----------------------------------

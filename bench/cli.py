@@ -28,7 +28,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     check = sub.add_parser("check", help="count each split's images against the paper's Table 1")
     check.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
     check.add_argument("--data-root", type=Path, help="the dataset's folder")
-    check.add_argument("--cache-dir", type=Path, help="where split lists live (default results/cache)")
+    check.add_argument("--cache-dir", type=Path, help="where split lists live (default: the checkout's results/cache)")
     check.add_argument("--verify", action="store_true", help="decode every listed image (a progress bar shows it)")
 
 
@@ -135,6 +135,21 @@ def _evaluate(args: argparse.Namespace) -> int:
     from bench import evaluate
 
     return evaluate.run(args)
+
+
+def _status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runs", nargs="+", type=Path, help="run folders")
+
+
+@command("status", "say whether runs are running (a live process holds the lock), finished or failed, and why",
+         _status_arguments)
+def _status(args: argparse.Namespace) -> int:
+    from bench import runs
+
+    for path in args.runs:
+        status, detail = runs.run_status(runs.RunFolder(path))
+        print(f"{path}: {status}" + (f" — {detail}" if detail else ""))
+    return 0
 
 
 # --- tables / report ------------------------------------------------------------------------
@@ -302,8 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
     try:
         return args.run(args)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as error:  # bench.runs.Interrupted names the file it was writing
+        print(str(error) or "interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # one clear line for the user; --debug shows the traceback
         if args.debug:

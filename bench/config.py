@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -30,6 +31,23 @@ EVAL_MASK_SETTINGS = tuple(s.name for s in EVAL_SETTINGS)  # the names eval.mask
 
 class ConfigError(ValueError):
     """A configuration key that is unknown or has a bad value."""
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1's safe loader, except that exponent floats without a dot (1e6, 5e-4) are
+    numbers, as in YAML 1.2 and Python, rather than strings."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    """YAML text as plain data, exponent floats included (configs, profiles, overrides)."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 — a SafeLoader subclass
 
 
 @dataclass(frozen=True)
@@ -125,7 +143,7 @@ def load(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
     """Read a YAML config file, apply dotted `overrides` ("train.iterations=10")."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as error:
@@ -150,7 +168,7 @@ def apply_overrides(raw: dict[str, Any], overrides: typing.Sequence[str]) -> dic
                 )
             node = child
         try:
-            node[parts[-1]] = yaml.safe_load(text)
+            node[parts[-1]] = parse_yaml(text)
         except yaml.YAMLError:
             raise ConfigError(f"override {item!r}: value {text!r} is not valid YAML") from None
     return result

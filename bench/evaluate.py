@@ -9,13 +9,15 @@ torchrun each process scores its share of the images into its own part file, whi
 merges into rows.csv at the end. The first `eval.samples_to_save` images of each setting are
 also saved as truth / input (white holes) / output (composite) PNGs.
 
-A run folder is evaluated from its checkpoint (the last by default); an official baseline
+A run folder is evaluated from its checkpoint (the last by default), holding the folder's lock
+(bench.lock) and only on the test split recorded in its manifest; an official baseline
 checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import io
@@ -32,11 +34,11 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, methods, metrics, runs, weights
+from bench import distributed, lock, methods, metrics, runs, weights
 from bench.config import Config
-from bench.data import datasets, masks
+from bench.data import datasets, masks, splits
 from bench.method import Method, MethodSpec
-from bench.train import command_overrides, describe_device, method_spec, open_data, resolve_device
+from bench.train import command_overrides, describe_device, method_spec, open_data, resolve_device, say
 
 ROW_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
                "mask_setting", "bucket", "hole_ratio", *metrics.METRICS, "protocol")
@@ -265,7 +267,9 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     owns_group = not distributed.is_distributed()
     device = distributed.setup(resolve_device(config.train.device))
     try:
-        return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
+        with contextlib.ExitStack() as held:
+            distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), say)))
+            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
     finally:
         if owns_group:
             distributed.teardown()
@@ -293,6 +297,10 @@ class Evaluator:
             self.checkpoint = path.name
         self.method.eval()
         self.dataset = open_data(config, "test")
+        recorded = self.run_folder.read_manifest().get("split") if official is None else None
+        if recorded is not None and recorded["test"] != splits.fingerprint(self.dataset.ids):
+            raise EvaluationError(splits.mismatch(self.run_folder.manifest_file, "test",
+                                                  recorded["test"], splits.fingerprint(self.dataset.ids)))
         self.eval_dir = self.run_folder.eval_dir
         self.eval_dir.mkdir(parents=True, exist_ok=True)
 

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bench import config as config_module
 from bench.config import Config
 
@@ -98,7 +96,7 @@ def read(name: str) -> dict[str, Any]:
     path = CONFIG_DIR / f"{name}.yaml"
     if not path.is_file():
         raise ProfileError(f"unknown profile {name!r}; known: {', '.join(names())}")
-    raw = yaml.safe_load(path.read_text()) or {}
+    raw = config_module.parse_yaml(path.read_text()) or {}
     unknown = sorted(set(raw) - PROFILE_KEYS)
     if unknown:
         raise ProfileError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(PROFILE_KEYS))}")

@@ -3,14 +3,20 @@
 Layout (see the interfaces brief): config.yaml, manifest.json, method.json, checkpoints/
 step_NNNNNNN.pt (the last K kept), tb/, losses.csv, eval/. Every file is written atomically
 (temporary file in the same folder, flush + fsync, os.replace), so a crash leaves either the old
-or the new version. A finished run is never overwritten; an unfinished one with the same
-resolved config resumes; one with a different config is an error naming the differing keys.
+or the new version; a write that fails (a full disk, Ctrl-C) names the file and says that the
+old version is kept. A finished run is never overwritten; an unfinished one with the same
+resolved config resumes; one with a different config is an error naming the differing keys,
+unless it never started (no checkpoint, no logged step), in which case the new config takes its
+place. Every checkpoint has a `.sha256` file beside it (sha256sum's format), written before the
+checkpoint itself appears and verified on every load.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import errno
+import hashlib
 import io
 import json
 import os
@@ -28,6 +34,7 @@ from typing import Any, Iterator
 import torch
 
 from bench import config as config_module
+from bench import lock
 from bench.config import Config
 
 RUNS_ROOT = Path("results/runs")
@@ -41,10 +48,33 @@ class RunError(RuntimeError):
     """A run folder that cannot be created, resumed or read as asked."""
 
 
+class CheckpointError(RunError):
+    """A checkpoint file that cannot be read, or does not match its recorded checksum."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while a file was being written: says which, and that its old version is kept."""
+
+
+def write_failure(path: Path, error: BaseException, kept: str) -> BaseException:
+    """The one-line error for a failed write of `path`; `kept` says what survives."""
+    if isinstance(error, KeyboardInterrupt):
+        return Interrupted(f"interrupted while writing {path}; {kept}")
+    reason = ("no space left on device" if getattr(error, "errno", None) == errno.ENOSPC
+              else getattr(error, "strerror", None) or str(error))
+    return RunError(f"{path}: could not be written ({reason}); {kept}")
+
+
+KEPT_ATOMIC = "it was not changed (its previous version, if any, is intact) and nothing else was lost"
+
+
 # --- atomic writes -----------------------------------------------------------------------------
 @contextlib.contextmanager
-def atomic_file(path: Path, mode: str = "wb") -> Iterator[Any]:
-    """Open a temporary file beside `path`; on success fsync it and rename it over `path`."""
+def atomic_file(path: Path, mode: str = "wb", kept: str = "") -> Iterator[Any]:
+    """Open a temporary file beside `path`; on success fsync it and rename it over `path`.
+
+    A failure while writing (a full disk, Ctrl-C) leaves `path` as it was; it is raised as one
+    line naming `path` and saying so, or `kept` when given."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -55,9 +85,11 @@ def atomic_file(path: Path, mode: str = "wb") -> Iterator[Any]:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(error, (OSError, KeyboardInterrupt)) and not isinstance(error, Interrupted):
+            raise write_failure(path, error, kept or KEPT_ATOMIC) from error
         raise
     _fsync_dir(path.parent)
 
@@ -82,9 +114,43 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2) + "\n")
 
 
-def save_torch(path: Path, obj: Any) -> None:
-    with atomic_file(path, "wb") as handle:
-        torch.save(obj, handle)
+class _HashingWriter:
+    """A file wrapper for torch.save that hashes what is written and keeps the first error.
+
+    torch.save turns an error raised inside its write callback (ENOSPC, KeyboardInterrupt) into
+    an opaque RuntimeError ("unexpected pos …"); the kept error is re-raised instead.
+    """
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.digest, self.error = handle, hashlib.sha256(), None
+
+    def write(self, data: Any) -> int:
+        try:
+            written = self.handle.write(data)
+        except BaseException as error:
+            self.error = self.error or error
+            raise
+        self.digest.update(data)
+        return written
+
+    def flush(self) -> None:
+        self.handle.flush()
+
+
+def save_torch(path: Path, obj: Any, before_rename: Any = None, kept: str = "") -> str:
+    """torch.save `obj` atomically; return its sha256. `before_rename(sha)` runs just before
+    the file appears under its name."""
+    with atomic_file(path, "wb", kept) as handle:
+        writer = _HashingWriter(handle)
+        try:
+            torch.save(obj, writer)
+        except BaseException:
+            if writer.error is not None:
+                raise writer.error from None
+            raise
+        if before_rename is not None:
+            before_rename(writer.digest.hexdigest())
+    return writer.digest.hexdigest()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -116,10 +182,15 @@ def repair_log(path: Path) -> None:
 
 def append_lines(path: Path, lines: list[str]) -> None:
     """Append whole lines and fsync, so a crash loses at most the batch being written."""
-    with path.open("a") as handle:
-        handle.write("".join(lines))
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with path.open("a") as handle:
+            handle.write("".join(lines))
+            handle.flush()
+            os.fsync(handle.fileno())
+    except (OSError, KeyboardInterrupt) as error:
+        raise write_failure(path, error, "the lines before this batch are kept (a torn last line "
+                            "is cut on the next run) and nothing else was lost; rerun the same "
+                            "command to continue") from error
 
 
 def csv_line(values: list[Any]) -> str:
@@ -194,6 +265,12 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
             )
         stored = config_module.to_dict(run.read_config())
         changed = config_module.differences(stored, wanted)
+        if changed and never_started(run):  # nothing to resume: the new config takes the id
+            run.method_file.unlink(missing_ok=True)
+            write_text(run.config_file, config_module.dump(config))
+            write_json(run.manifest_file, new_manifest(config, command=command, device=device,
+                                                       world_size=world_size))
+            return run
         if changed:
             raise RunError(
                 f"{run.path}: unfinished run has a different config ({', '.join(changed)}); "
@@ -270,6 +347,30 @@ def trained_provenance(config: Config) -> dict[str, Any]:
     return {"kind": "trained", "recipe": config.run.recipe}
 
 
+def never_started(run: RunFolder) -> bool:
+    """No checkpoint (good or set aside) and no logged step: a run that failed during set-up."""
+    logged = run.losses_file.is_file() and len(run.losses_file.read_bytes().splitlines()) > 1
+    set_aside_any = run.checkpoints.is_dir() and any(run.checkpoints.glob("step_*.pt.corrupt"))
+    return not list_checkpoints(run) and not logged and not set_aside_any
+
+
+def run_status(run: RunFolder) -> tuple[str, str | None]:
+    """(status, detail) as it is now: 'running' (detail: the lock's holder) only while a live
+    process holds the run's lock; 'failed' with the run's one-line error; 'finished'.
+
+    A manifest left at 'running' by a process that died (SIGKILL, power loss, a disk too full
+    to record its error) reads as 'failed'."""
+    manifest = run.read_manifest()
+    status, error = manifest.get("status"), manifest.get("error")
+    holder = lock.holder(run.path)
+    if holder is not None and status != "finished":
+        return "running", lock.describe(holder)
+    if status == "running":
+        return "failed", error or ("stopped without recording why (killed, or its machine or disk "
+                                   "failed); rerun its command to resume from the last checkpoint")
+    return status, error if status == "failed" else None
+
+
 def finish_run(run: RunFolder) -> None:
     run.update_manifest(status="finished", finished=_now())
 
@@ -326,20 +427,99 @@ def latest_checkpoint(run: RunFolder) -> Path | None:
     return found[-1] if found else None
 
 
+def checksum_path(path: Path) -> Path:
+    return Path(path).with_name(Path(path).name + ".sha256")
+
+
 def save_checkpoint(run: RunFolder, step: int, state: dict[str, Any], keep_last: int) -> Path:
-    """Write `state` as checkpoint `step` atomically, then delete all but the last `keep_last`."""
+    """Write `state` as checkpoint `step` atomically with its checksum file, then delete all
+    but the last `keep_last` (with theirs)."""
     path = checkpoint_path(run, step)
-    save_torch(path, state)
+    previous = latest_checkpoint(run)
+    kept = ("the partial file was discarded and nothing was lost: "
+            + (f"the last complete checkpoint is {previous.name}" if previous else "no earlier checkpoint exists")
+            + "; rerun the same command to resume")
+    save_torch(path, state, kept=kept, before_rename=lambda sha: write_text(
+        checksum_path(path), f"{sha}  {path.name}\n"))
     for old in list_checkpoints(run)[:-keep_last]:
         old.unlink(missing_ok=True)
+        checksum_path(old).unlink(missing_ok=True)
     return path
 
 
-def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+RUN_CHECKPOINT_KEYS = ("step", "method_name", "spec", "method", "rng")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_checkpoint(path: Path) -> None:
+    """Compare a checkpoint with its `.sha256` file; raise CheckpointError if they differ.
+
+    A checkpoint without one (written before checksums were recorded) passes unverified."""
+    record = checksum_path(path)
+    if not record.is_file():
+        return
+    expected = record.read_text().split()[0] if record.read_text().split() else ""
     try:
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except (OSError, RuntimeError, EOFError) as error:
-        raise RunError(f"{path}: cannot read checkpoint ({error})") from None
+        actual = file_sha256(path)
+    except OSError as error:
+        raise CheckpointError(f"{path}: cannot read checkpoint ({error.strerror or error})") from None
+    if actual != expected:
+        raise CheckpointError(f"{path}: checksum {actual[:12]}… differs from {expected[:12]}… "
+                              f"recorded in {record.name} when it was written; the file is corrupt")
+
+
+RUN_CHECKPOINT = "a run checkpoint written by `inpaint-bench train` (torch.save's zip format)"
+
+
+def read_torch(path: Path, expected: str = RUN_CHECKPOINT, map_location: str | torch.device = "cpu",
+               weights_only: bool = False) -> Any:
+    """torch.load `path`; any failure is a CheckpointError naming it and what was `expected`."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except Exception as error:  # torch and pickle raise many kinds for a file that is not one
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({detail}); expected "
+                              f"{expected}") from None
+
+
+def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A run checkpoint, verified against its checksum; CheckpointError names the file and what
+    was expected of it."""
+    verify_checkpoint(path)
+    state = read_torch(path, RUN_CHECKPOINT, map_location)
+    missing = [k for k in RUN_CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state]
+    if missing:
+        raise CheckpointError(f"{path}: not a run checkpoint (no {', '.join(missing)}); expected "
+                              "one written by `inpaint-bench train` (for official weights use "
+                              "`evaluate CONFIG --official FILE`)")
+    return state
+
+
+def set_aside(path: Path) -> Path:
+    """Rename a bad checkpoint (and its checksum file) out of the checkpoint list."""
+    target = Path(path).with_name(Path(path).name + ".corrupt")
+    os.replace(path, target)
+    if checksum_path(path).is_file():
+        os.replace(checksum_path(path), checksum_path(target))
+    return target
+
+
+def newest_good_checkpoint(run: RunFolder, note: Any) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint that verifies and loads, with its state; each bad one on the way
+    is set aside and `note`d. None when there is none."""
+    for path in reversed(list_checkpoints(run)):
+        try:
+            return path, load_checkpoint(path)
+        except CheckpointError as error:
+            note(f"{error}; set aside as {set_aside(path).name}, trying the checkpoint before it")
+    return None
 
 
 def resolve_checkpoint(run: RunFolder, which: str | int | Path | None) -> Path:

@@ -10,7 +10,13 @@ the Method averages gradients in `optimize`). Only rank 0 writes to the run fold
 A checkpoint holds every network and optimiser, the method's extra state, the step, the data
 position and every process's RNG states (torch CPU and CUDA, numpy, python), so rerunning the
 same command after a crash continues bit-identically (on CPU; cuDNN kernels may not be
-deterministic on GPU).
+deterministic on GPU). Resume takes the newest checkpoint that matches its recorded checksum
+(bench.runs); a bad one is set aside, saying so.
+
+Rank 0 holds the run folder's lock (bench.lock) from before the folder is opened until the
+process ends, records the train and test split lists' checksums in the manifest (a resume on a
+different split is refused), and marks the run failed with its one-line error on any exception
+or Ctrl-C, set-up included.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, methods, runs
+from bench import distributed, lock, methods, runs
 from bench.config import Config
-from bench.data import augment, datasets, masks
+from bench.data import augment, datasets, masks, splits
 from bench.data.images import color_jitter, to_image, to_tensor
 from bench.method import Method, MethodSpec
 
@@ -182,11 +188,17 @@ def train(config: Config, *, run_dir: Path, command: list[str] | None = None,
     owns_group = not distributed.is_distributed()
     device = distributed.setup(device_type)
     try:
-        Trainer(config, Path(run_dir), device, command or runs.command_line(), progress).run()
+        with contextlib.ExitStack() as held:
+            distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), say)))
+            Trainer(config, Path(run_dir), device, command or runs.command_line(), progress).run()
     finally:
         if owns_group:
             distributed.teardown()
     return Path(run_dir)
+
+
+def say(message: str) -> None:
+    tqdm.write(f"[train] {message}", file=sys.stderr)
 
 
 class Trainer:
@@ -197,18 +209,44 @@ class Trainer:
         self.global_batch = global_batch_size(config, self.world)
         self.cuda = device.type == "cuda"
         self.run_folder = self._open_run(run_dir, command)
-        self.dataset = open_data(config, "train")
-        self.spec = method_spec(config, self._mean_pixel())
-        self.method = build_method(config, self.spec, device)
-        if self.rank == 0:
-            description = methods.entry(config.method.name).description
-            runs.write_method_card(self.run_folder, self.method, description, self.spec.mean_pixel)
-        self.channels_last = self._gpu_option("channels_last")
-        self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
-                         if self._gpu_option("bf16") else contextlib.nullcontext())
-        if self.channels_last:
-            self.method.channels_last()
+        with self.failing():
+            self.dataset = open_data(config, "train")
+            distributed.on_rank_zero(self._bind_split)
+            self.spec = method_spec(config, self._mean_pixel())
+            self.method = build_method(config, self.spec, device)
+            if self.rank == 0:
+                description = methods.entry(config.method.name).description
+                runs.write_method_card(self.run_folder, self.method, description, self.spec.mean_pixel)
+            self.channels_last = self._gpu_option("channels_last")
+            self.autocast = (torch.autocast("cuda", dtype=torch.bfloat16)
+                             if self._gpu_option("bf16") else contextlib.nullcontext())
+            if self.channels_last:
+                self.method.channels_last()
         self.last_checkpoint: Path | None = None
+
+    @contextlib.contextmanager
+    def failing(self) -> Iterator[None]:
+        """Any exception or Ctrl-C inside marks the run failed with its one-line error (rank 0;
+        when even that cannot be written, `runs.run_status` still reads it as failed)."""
+        try:
+            yield
+        except BaseException as error:
+            if self.rank == 0:
+                message = str(error) or "interrupted (Ctrl-C); rerun the same command to resume"
+                with contextlib.suppress(Exception):
+                    runs.fail_run(self.run_folder, message.splitlines()[0])
+            raise
+
+    def _bind_split(self) -> None:
+        """Record the split lists' checksums (first start) or refuse a different train split."""
+        current = {"train": splits.fingerprint(self.dataset.ids),
+                   "test": splits.fingerprint(open_data(self.config, "test").ids)}
+        recorded = self.run_folder.read_manifest().get("split")
+        if recorded is None:
+            self.run_folder.update_manifest(split=current)
+        elif recorded["train"] != current["train"]:
+            raise TrainingError(splits.mismatch(self.run_folder.manifest_file, "train",
+                                                recorded["train"], current["train"]))
 
     # --- set-up ---
     def _open_run(self, run_dir: Path, command: list[str]) -> runs.RunFolder:
@@ -234,16 +272,18 @@ class Trainer:
 
     def note(self, message: str) -> None:
         if self.rank == 0:
-            tqdm.write(f"[train] {message}", file=sys.stderr)
+            say(message)
 
     def _resume(self) -> int:
-        """Load the latest checkpoint (every process reads rank 0's choice); return its step."""
-        path = runs.latest_checkpoint(self.run_folder) if self.rank == 0 else None
-        path = distributed.broadcast_object(path)
+        """Load the newest checkpoint that verifies (every process reads rank 0's choice; bad
+        ones are set aside); return its step."""
+        found = runs.newest_good_checkpoint(self.run_folder, self.note) if self.rank == 0 else None
+        path = distributed.broadcast_object(None if found is None else found[0])
         if path is None:
             seed_everything(process_seed(self.config.train.seed, self.rank))
             return 0
-        state = runs.load_checkpoint(path, map_location="cpu")  # RNG states must stay on CPU
+        # RNG states must stay on CPU
+        state = found[1] if self.rank == 0 else runs.load_checkpoint(path, map_location="cpu")
         self.method.load_state_dict(state["method"])
         if len(state["rng"]) == self.world:
             set_rng_state(state["rng"][self.rank])
@@ -272,22 +312,19 @@ class Trainer:
 
     # --- the loop ---
     def run(self) -> None:
-        start = self._resume()
-        self.method.distribute()  # DDP wrappers (under torchrun) around the resumed weights
-        total = self.config.train.iterations
-        logger = Logger(self, start) if self.rank == 0 else None
-        try:
-            if start < total:
-                self._loop(start, logger)
-        except TrainingError as error:
+        with self.failing():
+            start = self._resume()
+            self.method.distribute()  # DDP wrappers (under torchrun) around the resumed weights
+            total = self.config.train.iterations
+            logger = Logger(self, start) if self.rank == 0 else None
+            try:
+                if start < total:
+                    self._loop(start, logger)
+            finally:
+                if logger is not None:
+                    logger.close()
             if self.rank == 0:
-                runs.fail_run(self.run_folder, str(error))
-            raise
-        finally:
-            if logger is not None:
-                logger.close()
-        if self.rank == 0:
-            runs.finish_run(self.run_folder)
+                runs.finish_run(self.run_folder)
         distributed.barrier()
 
     def _loop(self, start: int, logger: Logger | None) -> None:
@@ -299,8 +336,8 @@ class Trainer:
             with self.autocast:
                 losses = self.method.train_step(images, hole_masks, step)
             losses = distributed.mean_across(losses)
-            self._check_losses(step, losses)
             done = step + 1
+            self._check_losses(done, losses)
             if logger is not None:
                 logger.step(done, losses)
             if done % settings.checkpoint_every == 0 or done == settings.iterations:
@@ -311,6 +348,7 @@ class Trainer:
         return tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
 
     def _check_losses(self, step: int, losses: dict[str, float]) -> None:
+        """`step` counts from 1, as losses.csv and the checkpoint names do."""
         bad = {k: v for k, v in losses.items() if not math.isfinite(v)}
         if bad:
             shown = ", ".join(f"{k}={v}" for k, v in bad.items())

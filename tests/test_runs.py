@@ -9,6 +9,11 @@ from bench import config, runs
 from bench.runs import RunError, RunFolder
 
 
+def state(step):
+    """The smallest state load_checkpoint accepts as a run checkpoint."""
+    return {**dict.fromkeys(runs.RUN_CHECKPOINT_KEYS), "step": step}
+
+
 def open_tiny(path, cfg=None):
     return runs.open_run(path, cfg or config.from_dict({"run": {"id": "r"}}), command=["x"],
                          device="cpu", world_size=1)
@@ -40,9 +45,20 @@ def test_unfinished_run_resumes_with_same_config_only(tmp_path):
     open_tiny(tmp_path / "r")
     run = open_tiny(tmp_path / "r")
     assert len(run.read_manifest()["resumed"]) == 1
+    runs.save_checkpoint(run, 2, state(2), keep_last=2)  # it has started
     other = config.from_dict({"run": {"id": "r"}, "train": {"seed": 4, "iterations": 9}})
     with pytest.raises(RunError, match=r"different config \(train.iterations, train.seed\)"):
         open_tiny(tmp_path / "r", other)
+
+
+def test_a_run_that_never_started_does_not_block_its_id(tmp_path):
+    run = open_tiny(tmp_path / "r")
+    runs.fail_run(run, "unknown method 'srpnte'")
+    other = config.from_dict({"run": {"id": "r"}, "train": {"seed": 4}})
+    run = open_tiny(tmp_path / "r", other)
+    assert run.read_config() == config.resolve(other)
+    manifest = run.read_manifest()
+    assert manifest["status"] == "running" and "error" not in manifest and manifest["resumed"] == []
 
 
 def test_finished_run_is_never_reopened(tmp_path):
@@ -59,7 +75,7 @@ def test_checkpoints_keep_the_last_k_and_resolve(tmp_path):
     run = open_tiny(tmp_path / "r")
     (run.checkpoints / ".step_0000009.pt.abc.tmp").write_bytes(b"torn")
     for step in (2, 4, 6, 8):
-        runs.save_checkpoint(run, step, {"step": step}, keep_last=2)
+        runs.save_checkpoint(run, step, state(step), keep_last=2)
     assert [p.name for p in runs.list_checkpoints(run)] == ["step_0000006.pt", "step_0000008.pt"]
     assert runs.latest_checkpoint(run).name == "step_0000008.pt"
     assert runs.load_checkpoint(runs.resolve_checkpoint(run, "6"))["step"] == 6

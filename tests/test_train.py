@@ -119,7 +119,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     with pytest.raises(train.TrainingError) as caught:
         train.train(cfg, run_dir=tmp_path / "run", progress=False)
     message = str(caught.value)
-    assert message.startswith("step 4: non-finite loss (l1=nan")
+    assert message.startswith("step 5: non-finite loss (l1=nan")  # the 5th step, as losses.csv counts
     assert "Last good checkpoint:" in message and "step_0000004.pt" in message
     run = runs.RunFolder(tmp_path / "run")
     assert [p.name for p in runs.list_checkpoints(run)] == ["step_0000002.pt", "step_0000004.pt"]

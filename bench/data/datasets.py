@@ -23,7 +23,8 @@ from tqdm import tqdm
 from bench.data import sample, splits
 from bench.data.images import IMAGE_SUFFIXES, ImageReadError, read_rgb, resize_square, to_tensor
 
-DEFAULT_CACHE = Path("results/cache")
+# The checkout's results/cache wherever a command is typed, so every command finds the same lists.
+DEFAULT_CACHE = Path(__file__).resolve().parents[2] / "results" / "cache"
 
 
 class DatasetError(ValueError):

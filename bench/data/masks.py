@@ -320,8 +320,10 @@ def generated_masks(bucket: int, size: int, count: int, seed: int) -> MaskSet:
 MANIFEST = "manifest.csv"
 
 
-def made_masks(folder: Path, bucket: int, size: int) -> MaskSet:
-    """Bucket b of a test set written by `masks make` (checked against its manifest)."""
+def made_masks(folder: Path, bucket: int, size: int, count: int = 0) -> MaskSet:
+    """Bucket b of a test set written by `masks make`, checked against its manifest: as many
+    masks as the set was made with (params.txt) and at least `count` (one per test image), and
+    every file's sha256 (here, before evaluation starts)."""
     manifest = Path(folder) / MANIFEST
     if not manifest.is_file():
         raise MaskError(f"{folder}: no {MANIFEST}; write a mask set with `inpaint-bench masks make`")
@@ -329,9 +331,41 @@ def made_masks(folder: Path, bucket: int, size: int) -> MaskSet:
         rows = [r for r in csv.DictReader(handle) if r["bucket"] == BUCKET_LABELS[bucket]]
     if not rows:
         raise MaskError(f"{manifest}: no masks for bucket {BUCKET_LABELS[bucket]}")
+    made = _made_count(Path(folder))
+    if made is not None and len(rows) != made:
+        raise MaskError(f"{manifest}: lists {len(rows)} masks for bucket {BUCKET_LABELS[bucket]}, "
+                        f"but the set was made with count={made} (params.txt); the manifest was "
+                        "cut or edited — remake the set with `inpaint-bench masks make`")
+    if len(rows) < count:
+        raise MaskError(f"{manifest}: {len(rows)} masks for bucket {BUCKET_LABELS[bucket]}, fewer "
+                        f"than the {count} test images (each image needs its own mask); make a "
+                        f"set with --count {count} or more")
     paths = [Path(folder) / r["file"] for r in rows]
+    for path, row in zip(paths, rows):
+        verify_mask_file(path, row["sha256"])
     return MaskSet("irregular", BUCKET_LABELS[bucket], [Path(r["file"]).stem for r in rows],
                    lambda j: read_mask_png(paths[j], size))
+
+
+def _made_count(folder: Path) -> int | None:
+    """The per-bucket count a `masks make` set was written with (None without params.txt)."""
+    params = folder / "params.txt"
+    if not params.is_file():
+        return None
+    fields = dict(item.split("=", 1) for item in params.read_text().split() if "=" in item)
+    return int(fields["count"]) if fields.get("count", "").isdigit() else None
+
+
+def verify_mask_file(path: Path, expected_sha256: str) -> None:
+    """Check a mask file's sha256 against the manifest's."""
+    try:
+        actual = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as error:
+        raise MaskError(f"{path}: cannot read mask ({error.strerror or error})") from None
+    if actual != expected_sha256:
+        raise MaskError(f"{path}: sha256 {actual[:12]}… differs from {expected_sha256[:12]}… in "
+                        f"{MANIFEST}; the mask was changed after `masks make` — restore it or "
+                        "remake the set")
 
 
 def test_masks(setting: str, size: int, *, bucket: str | int | None = None, count: int,
@@ -352,7 +386,7 @@ def test_masks(setting: str, size: int, *, bucket: str | int | None = None, coun
     if nvidia_dir is not None:
         return nvidia_masks(nvidia_dir, b, size)
     if mask_dir is not None:
-        return made_masks(mask_dir, b, size)
+        return made_masks(mask_dir, b, size, count)
     return generated_masks(b, size, count, seed)
 
 

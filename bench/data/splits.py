@@ -3,7 +3,8 @@
 Like PEN-Net's flists: `<cache>/splits/<dataset>/train.txt` and `test.txt` hold one image path
 (relative to the data root) per line, and `split.json` records the seed, the counts and the
 sha256 of each list. A split is made once and reused ever after; a list whose checksum no longer
-matches is an error, never silently remade.
+matches is an error, never silently remade. A run records `fingerprint`s of the lists it used
+in its manifest; training resumes and evaluation runs only on the same lists.
 """
 
 from __future__ import annotations
@@ -94,3 +95,18 @@ def differences(folder: Path, present: list[str]) -> tuple[list[str], list[str]]
     for split in ("train", "test"):
         listed.update(load_split(folder, split) or [])
     return sorted(set(present) - listed), sorted(listed - set(present))
+
+
+# --- binding a run to its split ----------------------------------------------------------------
+def fingerprint(ids: list[str]) -> dict[str, object]:
+    """What a run records of a split it used: the number of images and the sha256 of their ids."""
+    return {"count": len(ids), "sha256": sha256("".join(i + "\n" for i in ids))}
+
+
+def mismatch(manifest: Path, split: str, recorded: dict, current: dict) -> str:
+    """The one-line refusal for a split that is not the one recorded in a run's manifest."""
+    return (f"{manifest}: the {split} split differs from the one this run was trained with "
+            f"({current['count']} images, sha256 {str(current['sha256'])[:12]}… now; "
+            f"{recorded['count']}, {str(recorded['sha256'])[:12]}… recorded): the data folder or "
+            "its split lists changed, and test images could be training images; restore the "
+            "split lists the run used (data.cache_dir) or train a new run")

@@ -24,7 +24,7 @@ import yaml
 from bench import audit, metrics, profiles, tables
 from bench.data import masks
 from bench.report import figures
-from bench.runs import read_json, write_text
+from bench.runs import RunFolder, read_json, run_status, write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SMOKE_PROFILES = ("quick", "smoke")
@@ -324,7 +324,7 @@ def runs_view(runs: list[RunInfo], rows: pd.DataFrame) -> TableView:
         evaluated = rows.loc[rows["run_id"] == run.run_id, "checkpoint"].unique()
         records.append([
             run.run_id, run.method, run.dataset, run.profile or "—", run.provenance(),
-            run.manifest.get("status"),
+            run_status(RunFolder(run.path))[0],
             (run.manifest.get("git_sha") or "—")[:12], run.manifest.get("git_dirty"),
             run.manifest.get("device"), _short_time(run.manifest.get("started")),
             _short_time(run.manifest.get("finished")),
