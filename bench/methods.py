@@ -34,9 +34,9 @@ class Entry:
 
 # In the paper's column order (tables and report follow it).
 REGISTRY: dict[str, Entry] = {
-    "picnet": Entry("baselines.picnet:build", "PIC-Net, pluralistic completion (Zheng et al. 2019)",
+    "picnet": Entry("baselines.picnet.method:build", "PIC-Net, pluralistic completion (Zheng et al. 2019)",
                     "#7b4fa6", in_paper_tables=True),
-    "glcic": Entry("baselines.glcic:build", "GLCIC (Iizuka et al. 2017)", "#e07b00", in_paper_tables=True),
+    "glcic": Entry("baselines.glcic.method:build", "GLCIC (Iizuka et al. 2017)", "#e07b00", in_paper_tables=True),
     "pennet": Entry("baselines.pennet:build", "PEN-Net (Zeng et al. 2019), official PyTorch branch",
                     "#1f6fb4", in_paper_tables=True),
     "srpnet-baseline": Entry(

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.serialization
 
-from baselines.glcic_networks import COMPLETION_LAYERS
+from baselines.glcic.networks import COMPLETION_LAYERS
 from tests import torch7_writer
 from tests.parity import official_rows
 

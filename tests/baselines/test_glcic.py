@@ -10,9 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from baselines import glcic, glcic_networks, glcic_postprocess
-from baselines.glcic import build, frozen, hole_corners, phase_boundaries
-from baselines.glcic_postprocess import poisson_clone, solve_dirichlet, telea_fill
+from baselines.glcic import method as glcic
+from baselines.glcic import networks as glcic_networks
+from baselines.glcic import postprocess as glcic_postprocess
+from baselines.glcic.method import build, frozen, hole_corners, phase_boundaries
+from baselines.glcic.postprocess import poisson_clone, solve_dirichlet, telea_fill
 from bench import methods
 from tests.parity import needs, official_rows, shapes
 from bench.method import MethodSpec, OptionError

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from baselines import picnet
-from baselines.picnet_networks import Discriminator, Encoder, Generator, from_official_state_dict
+from baselines.picnet import method as picnet
+from baselines.picnet.networks import Discriminator, Encoder, Generator, from_official_state_dict
 from bench import methods
 from bench.method import MethodSpec, OptionError
 from tests.parity import needs, official_rows

@@ -12,8 +12,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from baselines import glcic_release, picnet_release
-from baselines.picnet_networks import ATTENTION_STAGE
+from baselines.glcic import release as glcic_release
+from baselines.picnet import release as picnet_release
+from baselines.picnet.networks import ATTENTION_STAGE
 from bench.method import MethodSpec, ReleaseError
 from bench.methods import create
 from tests import release_files

@@ -5,7 +5,7 @@ Sigmoid output; the adapter converts from and to the harness's [-1, 1]. Training
 three phases: completion network alone on the hole MSE, then the context discriminator alone with
 the completion network frozen, then both jointly with the GAN term weighted by alpha. The paper's
 optional post-processing (fast-marching fill, then Poisson blending) is the `postprocess` option.
-Networks: `baselines.glcic_networks`; reference notes: shared/reference/models.md §3.
+Networks: `baselines.glcic.networks`; reference notes: shared/reference/models.md §3.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from baselines import glcic_release
-from baselines.glcic_networks import CompletionNetwork, ContextDiscriminator
-from baselines.glcic_postprocess import postprocess
+from baselines.glcic import release as glcic_release
+from baselines.glcic.networks import CompletionNetwork, ContextDiscriminator
+from baselines.glcic.postprocess import postprocess
 from bench.method import CheckedOptions, Method, MethodSpec, OfficialWeights, Release, frozen
 
 DEFAULTS = {

@@ -23,7 +23,7 @@ import torch
 import torchfile
 from torch import nn
 
-from baselines.glcic_networks import COMPLETION_LAYERS
+from baselines.glcic.networks import COMPLETION_LAYERS
 from baselines.release_io import read_with
 from bench.method import OfficialTensor, OfficialWeights, Release, ReleaseError
 

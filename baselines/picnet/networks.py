@@ -13,7 +13,7 @@ compared with /work/shared/parity/picnet/*.tsv and an official checkpoint rename
 `from_official_state_dict`; the official code also registers each conv a second time inside
 nn.Sequential containers, which is not reproduced (it adds no parameters).
 
-Masks here are PIC-Net's: 1 = visible. The adapter (baselines/picnet.py) converts.
+Masks here are PIC-Net's: 1 = visible. The adapter (baselines/picnet/method.py) converts.
 """
 
 from __future__ import annotations

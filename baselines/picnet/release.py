@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn.utils.spectral_norm import SpectralNorm
 
-from baselines.picnet_networks import official_name
+from baselines.picnet.networks import official_name
 from baselines.release_io import read_torch_file
 from bench.method import OfficialTensor, OfficialWeights, Release, ReleaseError
 

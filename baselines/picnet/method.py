@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.distributions import kl_divergence
 
-from baselines.picnet_networks import (
+from baselines.picnet.networks import (
     ATTENTION_STAGE,
     LAYERS,
     OUTPUT_SCALES,
@@ -36,7 +36,7 @@ from baselines.picnet_networks import (
     Generator,
     init_like_official,
 )
-from baselines import picnet_release
+from baselines.picnet import release as picnet_release
 from bench.method import CheckedOptions, Method, MethodSpec, OfficialWeights, Release, frozen
 
 DEFAULTS = {
@@ -381,7 +381,7 @@ def _checked_options(options: dict) -> dict:
 
 
 def build(spec: MethodSpec) -> PICNet:
-    """The registry's factory ("picnet" -> baselines.picnet:build)."""
+    """The registry's factory ("picnet" -> baselines.picnet.method:build)."""
     size = spec.image_size
     if size < 64 or size % 2**LAYERS:
         raise ValueError(f"picnet: image_size={size} is unsupported; need a multiple of 32, >= 64")
