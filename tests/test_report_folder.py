@@ -88,3 +88,10 @@ def test_rerender_needs_a_report_folder(tmp_path):
         render(tmp_path)
     with pytest.raises(SystemExit, match="not both"):
         cli.main(["report", str(tmp_path), "--from", str(tmp_path)])
+
+
+def test_one_run_reports_into_its_report_subfolder(toy_runs, tmp_path):
+    run = shutil.copytree(toy_runs[0], tmp_path / "toy-a")
+    assert cli.main(["report", str(run)]) == 0
+    assert (run / "report" / "report.html").is_file() and (run / "report" / "results.json").is_file()
+    assert not (run / "results.json").exists()  # nothing written beside the run's own files
