@@ -178,18 +178,25 @@ def _tables(args: argparse.Namespace) -> int:
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("runs", nargs="+", type=Path, help="one or more run folders to compare")
-    parser.add_argument("--out", type=Path, help="folder for report.html (default: the run folder when one run, "
+    parser.add_argument("runs", nargs="*", type=Path, help="one or more run folders to compare")
+    parser.add_argument("--out", type=Path, help="report folder (default: RUN/report when one run, "
                         "else results/reports/compare)")
+    parser.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
+                        help="re-render DIR/report.html from a report folder alone (no run folders)")
     parser.add_argument("--title", help="the report's title")
     _l1_argument(parser)
 
 
 @command("report", "write the HTML report of one or several runs", _report_arguments)
 def _report(args: argparse.Namespace) -> int:
-    from bench.report.build import build_report
+    from bench.report.build import build_report, render
 
-    out = args.out or (args.runs[0] if len(args.runs) == 1 else Path("results/reports/compare"))
+    if (args.from_dir is None) == (not args.runs):
+        raise SystemExit("inpaint-bench report: give run folders (RUN … [--out DIR]) or --from DIR, not both")
+    if args.from_dir is not None:
+        print(f"wrote {render(args.from_dir)}")
+        return 0
+    out = args.out or (args.runs[0] / "report" if len(args.runs) == 1 else Path("results/reports/compare"))
     print(f"wrote {build_report(list(args.runs), out, l1=args.l1, title=args.title)}")
     return 0
 

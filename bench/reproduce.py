@@ -189,19 +189,17 @@ def summary(rows: pd.DataFrame, l1: str) -> str:
 
 def report_stage(profile: profiles.Profile, run_ids: list[str], runs_root: Path, out_dir: Path, l1: str,
                  data_counts: dict[str, dict[str, int]] | None) -> Path:
+    """Collect the evaluated runs into the report folder (tables computed once), then render it."""
     from bench import tables
     from bench.report.build import build_report
 
     run_dirs = [runs_root / i for i in run_ids if (runs_root / i / "eval" / "rows.csv").is_file()]
     if not run_dirs:
         raise ReproduceError(f"no evaluated runs of profile {profile.name!r} under {runs_root}; run the eval stage")
-    rows = tables.load_rows(run_dirs)
-    tables.write_tables(tables.build_tables(rows, tables.load_paper(), l1=l1, data_counts=data_counts),
-                        out_dir / "tables")
     title = f"inpaint-bench — {profile.name}: {profile.description}"
     report = build_report(run_dirs, out_dir, l1=l1, title=title, data_counts=data_counts,
                           protocols=profile.protocols)
-    print(summary(rows, l1))
+    print(summary(tables.load_rows(run_dirs), l1))
     return report
 
 

@@ -20,7 +20,7 @@ from PIL import Image
 
 from bench import audit, tables
 from bench.report import build_report
-from bench.report.build import SAMPLE_BANNER, SMOKE_BANNER
+from bench.report.results import SAMPLE_BANNER, SMOKE_BANNER
 
 N_BOOT = 100
 TABLE_KEYS = ("runs", "table1", "table2", "table3", "table4", "tableA3", "tableA4", "tableA5",
@@ -73,7 +73,9 @@ def test_report_is_self_contained_and_complete(report, bench_runs):
     assert "glcic_postprocess" in html and "mask seed 7" in html  # method.json and config.yaml
     assert "ColorJitter(0.05), after the resize (PEN-Net: before)" in html  # data departure
     assert "0123456789ab" in html  # the manifest's git SHA
-    assert [p.name for p in report.parent.iterdir()] == ["report.html"]  # no temporary left
+    assert sorted(p.name for p in report.parent.iterdir()) == ["losses", "report.html", "results.json",
+                                                               "samples", "tables"]
+    assert not list(report.parent.rglob(".*.tmp"))  # no temporary left
 
 
 def test_best_values_are_bold_and_deltas_coloured(report):

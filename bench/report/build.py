@@ -1,10 +1,11 @@
-"""Build one self-contained HTML report (tables, plots, samples, protocol) from run folders.
+"""Render one self-contained HTML report from a report folder's own files.
 
-`build_report(run_dirs, out_dir)` reads each run's manifest.json, method.json, config.yaml,
-losses.csv, eval/rows.csv and eval/samples, computes every table with `bench.tables` and
-renders out_dir/report.html from templates/report.html: every image and plot is inlined as a
-base64 PNG data URI, so the file opens anywhere on its own. Several runs are compared on one
-page. The tables' CSV files are the caller's to write (`bench.tables.write_tables`).
+The report is two steps: `bench.report.results.collect` reads the run folders, computes every
+table once and writes the report folder (results.json, tables/*.csv, copied samples and losses);
+`render(report_dir)` draws report_dir/report.html from those files alone (templates/report.html,
+every image and plot inlined as a base64 PNG data URI, so the file opens anywhere on its own).
+`build_report(run_dirs, out_dir)` does both; `inpaint-bench report --from DIR` re-renders.
+Several runs are compared on one page.
 """
 
 from __future__ import annotations
@@ -12,134 +13,24 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import jinja2
 import numpy as np
 import pandas as pd
-import yaml
 
 from bench import audit, metrics, profiles, tables
 from bench.data import masks
 from bench.report import figures
-from bench.runs import RunFolder, read_json, run_status, write_text
+from bench.report.results import ReportRun, Results, collect, read_results
+from bench.runs import write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SMOKE_PROFILES = ("quick", "smoke")
-SMOKE_BANNER = "smoke-scale run, not comparable with the paper"
-SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
-                 "(sample proxy, not comparable)")
 STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
                   tables.STATUS_PROXY: "proxy", tables.STATUS_NOT_IN_PAPER: "notinpaper",
                   "differs": "differs"}
 SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
-RECIPE_LABELS = {**profiles.RECIPE_LABELS, None: "own config (no profile recipe)"}
-
-
-# --- run folders -------------------------------------------------------------------------------
-def _read_json_if_present(path: Path) -> dict[str, Any]:
-    return read_json(path) if path.is_file() else {}
-
-
-def _read_yaml_if_present(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
-    return loaded if isinstance(loaded, dict) else {}
-
-
-def lookup(data: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
-    """data["a"]["b"] for "a.b", or `default` where a level is missing."""
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return default
-        node = node[part]
-    return node
-
-
-def find_key(data: Any, key: str) -> Any:
-    """The first value stored under `key` at any depth of nested mappings, else None."""
-    if isinstance(data, Mapping):
-        if key in data:
-            return data[key]
-        for value in data.values():
-            found = find_key(value, key)
-            if found is not None:
-                return found
-    return None
-
-
-@dataclass(frozen=True)
-class RunInfo:
-    """What the report reads from one run folder (missing files read as empty)."""
-
-    path: Path
-    manifest: dict[str, Any]
-    card: dict[str, Any]
-    config: dict[str, Any]
-    losses: pd.DataFrame | None
-
-    @property
-    def run_id(self) -> str:
-        return str(self.manifest.get("run_id") or lookup(self.config, "run.id") or self.path.name)
-
-    @property
-    def method(self) -> str:
-        return str(self.manifest.get("method") or self.card.get("name")
-                   or lookup(self.config, "method.name", "?"))
-
-    @property
-    def dataset(self) -> str:
-        return str(self.manifest.get("dataset") or lookup(self.config, "data.dataset", "?"))
-
-    @property
-    def profile(self) -> str | None:
-        found = self.manifest.get("profile") or find_key(self.config, "profile")
-        return None if found is None else str(found)
-
-    @property
-    def samples_dir(self) -> Path:
-        return self.path / "eval" / "samples"
-
-    @property
-    def released(self) -> bool:
-        return lookup(self.manifest, "provenance.kind") == "released"
-
-    def provenance(self, digits: int = 12) -> str:
-        """Where this run's weights come from, e.g. "trained — authors' recipe" or "released
-        weights (gen.pth, sha256 …)" (sha256 shortened to `digits` hex digits)."""
-        found = self.manifest.get("provenance") or {}
-        if found.get("kind") == "released":
-            files = "; ".join(f"{name}, sha256 {digest[:digits]}" for name, digest in found.get("files", {}).items())
-            return f"released weights {found.get('release', '')} ({files})".replace("  ", " ")
-        if found.get("kind") == "trained":
-            recipe = found.get("recipe")
-            return f"trained — {RECIPE_LABELS.get(recipe, f'{recipe} recipe')}"
-        if self.manifest.get("official_checkpoint"):
-            return f"official checkpoint ({self.manifest['official_checkpoint']})"
-        return "trained — recipe not recorded"
-
-
-def read_run(path: Path) -> RunInfo:
-    path = Path(path)
-    if not path.is_dir():
-        raise FileNotFoundError(f"run folder not found: {path}")
-    losses_file = path / "losses.csv"
-    losses = None
-    if losses_file.is_file():
-        losses = pd.read_csv(losses_file, dtype={"name": str})
-        missing = [c for c in ("step", "name", "value") if c not in losses.columns]
-        if missing:
-            raise ValueError(f"{losses_file}: missing columns {', '.join(missing)}")
-    return RunInfo(path, _read_json_if_present(path / "manifest.json"),
-                   _read_json_if_present(path / "method.json"),
-                   _read_yaml_if_present(path / "config.yaml"), losses)
 
 
 # --- table views -------------------------------------------------------------------------------
@@ -315,23 +206,20 @@ def audit_views(frame: pd.DataFrame) -> list[TableView]:
     ]
 
 
-def runs_view(runs: list[RunInfo], rows: pd.DataFrame) -> TableView:
+def runs_view(runs: list[ReportRun]) -> TableView:
     columns = ["run", "method", "dataset", "profile", "provenance", "status", "git SHA", "dirty", "device",
                "started", "finished", "iterations", "last logged step", "evaluated checkpoint",
                "image size", "seed"]
     records = []
     for run in runs:
-        evaluated = rows.loc[rows["run_id"] == run.run_id, "checkpoint"].unique()
         records.append([
-            run.run_id, run.method, run.dataset, run.profile or "—", run.provenance(),
-            run_status(RunFolder(run.path))[0],
+            run.run_id, run.method, run.dataset, run.profile or "—", run.provenance, run.status,
             (run.manifest.get("git_sha") or "—")[:12], run.manifest.get("git_dirty"),
             run.manifest.get("device"), _short_time(run.manifest.get("started")),
             _short_time(run.manifest.get("finished")),
-            lookup(run.config, "train.iterations"),
-            None if run.losses is None or run.losses.empty else int(run.losses["step"].max()),
-            ", ".join(evaluated) or "—", lookup(run.config, "data.size"),
-            run.manifest.get("seed", lookup(run.config, "train.seed")),
+            run.setting("train.iterations"),
+            run.last_step, ", ".join(run.evaluated) or "—", run.setting("data.size"),
+            run.manifest.get("seed", run.setting("train.seed")),
         ])
     frame = pd.DataFrame(records, columns=columns)
     return frame_view("runs", "Runs (from manifest.json, config.yaml, losses.csv, eval/rows.csv)", frame,
@@ -361,36 +249,36 @@ class Protocol:
     gaps: list[MethodCard] = field(default_factory=list)  # SRPNet-family runs
 
 
-def _mask_source(run: RunInfo) -> str:
-    nvidia = lookup(run.config, "data.nvidia_masks")
+def _mask_source(run: ReportRun) -> str:
+    nvidia = run.setting("data.nvidia_masks")
     source = f"NVIDIA irregular mask files from {nvidia}" if nvidia else "bench.data.masks seeded generator"
-    return (f"irregular masks: {source}, mask seed {lookup(run.config, 'eval.mask_seed', '?')}; "
-            f"settings {', '.join(lookup(run.config, 'eval.masks', []) or ['?'])}")
+    return (f"irregular masks: {source}, mask seed {run.setting('eval.mask_seed', '?')}; "
+            f"settings {', '.join(run.setting('eval.masks', []) or ['?'])}")
 
 
-def _protocol_entries(runs: list[RunInfo]) -> list[tuple[str, str]]:
+def _protocol_entries(runs: list[ReportRun]) -> list[tuple[str, str]]:
     """Each run's own evaluation choices (PIC-Net's sample selection, GLCIC's post-processing…)."""
     return [(f"{run.method} evaluation choices", f"{run.run_id}: " + "; ".join(
         f"{k} = {v}" for k, v in run.card["protocol"].items())) for run in runs if run.card.get("protocol")]
 
 
-def _augmentation(run: RunInfo) -> str:
+def _augmentation(run: ReportRun) -> str:
     parts = ["horizontal flip"]
-    if lookup(run.config, "data.train_resize_crop"):
-        parts.insert(0, f"resize to {lookup(run.config, 'data.train_resize_crop')}² at 256 px (scaled "
+    if run.setting("data.train_resize_crop"):
+        parts.insert(0, f"resize to {run.setting('data.train_resize_crop')}² at 256 px (scaled "
                         "with the size), then a random crop")
-    if lookup(run.config, "data.train_rotation"):
-        parts.append(f"random rotation ±{lookup(run.config, 'data.train_rotation')}°")
-    if lookup(run.config, "data.mask_augment"):
+    if run.setting("data.train_rotation"):
+        parts.append(f"random rotation ±{run.setting('data.train_rotation')}°")
+    if run.setting("data.mask_augment"):
         parts.append("PEN-Net's mask flip, rotation and dilation")
-    if lookup(run.config, "data.color_jitter"):
+    if run.setting("data.color_jitter"):
         parts.append("PEN-Net's ColorJitter(0.05), after the resize (PEN-Net: before)")
     return "training augmentation: " + ", ".join(parts)
 
 
-def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
+def protocol_view(runs: list[ReportRun], l1: str) -> Protocol:
     """Protocol facts from bench.metrics and from each run's config.yaml and method.json."""
-    sizes = sorted({int(s) for s in (lookup(r.config, "data.size") for r in runs) if s is not None})
+    sizes = sorted({int(s) for s in (r.setting("data.size") for r in runs) if s is not None})
     windows = ", ".join(f"{s} px → {metrics.msssim_window(s)}" for s in sizes) or "—"
     glance = [
         ("L1 variant", f"{l1}: {metrics.SPECS[l1].definition}"),
@@ -406,19 +294,19 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
     for run in runs:
         if run.released:
             glance.append((f"Run {run.run_id}", (
-                f"{run.method} on {run.dataset}; {run.provenance(64)}; resolution "
-                f"{lookup(run.config, 'data.size', '?')} px; test images "
-                f"{lookup(run.config, 'eval.count') or 'whole test split'}; {_mask_source(run)}")))
+                f"{run.method} on {run.dataset}; {run.provenance_full}; resolution "
+                f"{run.setting('data.size', '?')} px; test images "
+                f"{run.setting('eval.count') or 'whole test split'}; {_mask_source(run)}")))
             continue
         glance.append((f"Run {run.run_id}", (
-            f"{run.method} on {run.dataset}; {run.provenance()}; "
-            f"resolution {lookup(run.config, 'data.size', '?')} px; "
-            f"iterations {lookup(run.config, 'train.iterations', '?')}; "
-            f"batch {lookup(run.config, 'train.batch_size', '?')} "
-            f"({lookup(run.config, 'train.batch_size_scope', '?')}); "
-            f"training masks {lookup(run.config, 'data.train_masks', '?')}; {_augmentation(run)}; "
+            f"{run.method} on {run.dataset}; {run.provenance}; "
+            f"resolution {run.setting('data.size', '?')} px; "
+            f"iterations {run.setting('train.iterations', '?')}; "
+            f"batch {run.setting('train.batch_size', '?')} "
+            f"({run.setting('train.batch_size_scope', '?')}); "
+            f"training masks {run.setting('data.train_masks', '?')}; {_augmentation(run)}; "
             f"test images "
-            f"{lookup(run.config, 'eval.count') or 'whole test split'}; {_mask_source(run)}")))
+            f"{run.setting('eval.count') or 'whole test split'}; {_mask_source(run)}")))
     cards = []
     for run in runs:
         card = run.card
@@ -426,18 +314,18 @@ def protocol_view(runs: list[RunInfo], l1: str) -> Protocol:
             f"{card.get('name', run.method)} [{run.run_id}]", str(card.get("description", "")),
             [(k, f"{v:,}") for k, v in card.get("parameter_counts", {}).items()],
             [(str(k), str(v)) for k, v in card.get("protocol", {}).items()],
-            [str(d) for d in card.get("departures", [])], run.provenance(64)))
+            [str(d) for d in card.get("departures", [])], run.provenance_full))
     gaps = [c for c, run in zip(cards, runs) if run.method in SRPNET_FAMILY]
     others = [c for c, run in zip(cards, runs) if run.method not in SRPNET_FAMILY]
     return Protocol(glance, others, gaps)
 
 
-def baseline_protocol_view(protocols: Sequence[profiles.BaselineProtocol], runs: list[RunInfo]) -> TableView:
+def baseline_protocol_view(protocols: Sequence[profiles.BaselineProtocol], runs: list[ReportRun]) -> TableView:
     """Each method's protocol beside the paper's sentence about it (Section 4.1), with what this
     report's runs of it are (their provenance per dataset) and the profile's notes."""
     rows = []
     for protocol in protocols:
-        ours = [f"{run.dataset}: {run.provenance()}" + (
+        ours = [f"{run.dataset}: {run.provenance}" + (
                     f" (its release {protocol.releases[run.dataset]} was missing: trained instead, --train-missing)"
                     if run.dataset in protocol.releases and not run.released else "")
                 for run in runs if run.method == protocol.method]
@@ -451,81 +339,71 @@ def baseline_protocol_view(protocols: Sequence[profiles.BaselineProtocol], runs:
 
 
 # --- the page ----------------------------------------------------------------------------------
-def _sample_sections(runs: list[RunInfo], rows: pd.DataFrame) -> list[figures.SampleGrid]:
+def _sample_sections(results: Results) -> list[figures.SampleGrid]:
     """Grids per dataset; sample-dataset runs get one grid per domain (image ids from the rows)."""
-    by_dataset: dict[str, list[RunInfo]] = {}
-    for run in runs:
-        if run.samples_dir.is_dir():
+    by_dataset: dict[str, list[ReportRun]] = {}
+    for run in results.runs:
+        if run.samples is not None:
             by_dataset.setdefault(run.dataset, []).append(run)
     grids = []
     for dataset, group in by_dataset.items():
         methods = [r.method for r in group]
         labels = [r.method if methods.count(r.method) == 1 else f"{r.method} [{r.run_id}]" for r in group]
-        sources = [figures.SampleSource(label, r.method, r.samples_dir) for label, r in zip(labels, group)]
+        sources = [figures.SampleSource(label, r.method, results.samples_dir(r)) for label, r in zip(labels, group)]
         if dataset != tables.SAMPLE_DATASET:
             grids += figures.sample_grids(sources, dataset)
             continue
-        sample_rows = rows[rows["run_id"].isin([r.run_id for r in group])]
-        for domain, ids in sample_rows.groupby("domain", sort=False)["image_id"]:
+        domains: dict[str, set[str]] = {}
+        for run in group:
+            for domain, ids in run.sample_ids.items():
+                domains.setdefault(domain, set()).update(ids)
+        for domain, ids in domains.items():
             title = f"sample {domain} (proxy for {tables.DOMAIN_TO_DATASET[domain]})"
-            grids += figures.sample_grids(sources, title, only=set(ids))
+            grids += figures.sample_grids(sources, title, only=ids)
     return grids
 
 
-def build_report(run_dirs: list[Path], out_dir: Path, *, l1: str = tables.DEFAULT_L1,
-                 title: str | None = None, paper_csv: Path | None = None,
-                 data_counts: Mapping[str, Mapping[str, int]] | None = None,
-                 n_boot: int = 1000, seed: int = 0,
-                 protocols: Sequence[profiles.BaselineProtocol] = ()) -> Path:
-    """Write out_dir/report.html (self-contained, written atomically); returns its path.
-
-    `data_counts` ({dataset: {split: images found}}, from the data check) fills Table 1's
-    "found" column; `paper_csv` defaults to results/paper/paper_tables.csv; `protocols` (a
-    profile's `BaselineProtocol`s) adds the section setting each method's protocol beside the
-    paper's sentence about it."""
-    metrics.check_l1(l1)
-    if not run_dirs:
-        raise ValueError("build_report: no run folders given")
-    runs = [read_run(Path(p)) for p in run_dirs]
-    rows = tables.load_rows([r.path for r in runs])
-    paper = tables.load_paper(paper_csv)
-    built = tables.build_tables(rows, paper, l1=l1, data_counts=data_counts, n_boot=n_boot, seed=seed)
-
+def render(report_dir: Path) -> Path:
+    """Write report_dir/report.html (self-contained, written atomically) from the report
+    folder's own files (results.json, tables/*.csv, samples/, losses/); returns its path."""
+    results = read_results(Path(report_dir))
+    built, runs, l1 = results.tables, results.runs, results.data["l1"]
     specs = {spec.key: spec for spec in tables.TABLE_SPECS}
     table_views = [frame_view("table1", tables.TABLE_TITLES["table1"], built["table1"],
                               status_column="status",
                               note="paper: the paper's Table 1; found: the data check's count; "
                                    "evaluated: distinct test images in our rows.")]
-    provenance = {run.run_id: run.provenance() for run in runs}
+    provenance = {run.run_id: run.provenance for run in runs}
     table_views += [paper_table_view(specs[key], built[key], provenance) for key in specs]
     plots = [(specs[key].title, figures.data_uri(figures.bucket_figure(built[key], specs[key].title)))
              for key in specs if specs[key].per_bucket]
-    losses = [(run.run_id, figures.data_uri(figures.loss_figure(run.losses, f"{run.run_id} ({run.method})")))
-              for run in runs if run.losses is not None and not run.losses.empty]
-    smoke = [r.run_id for r in runs if r.profile in SMOKE_PROFILES]
-    banners = []
-    if smoke:
-        banners.append(f"{SMOKE_BANNER} ({', '.join(smoke)})")
-    if (rows["source"] == tables.SOURCE_SAMPLE).any():
-        banners.append(SAMPLE_BANNER)
+    losses = [(run.run_id, figures.data_uri(figures.loss_figure(frame, f"{run.run_id} ({run.method})")))
+              for run, frame in ((run, results.losses(run)) for run in runs)
+              if frame is not None and not frame.empty]
     html = _environment().get_template("report.html").render(
-        title=title or f"inpaint-bench report: {', '.join(r.run_id for r in runs)}",
-        generated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        banners=banners,
-        runs=runs_view(runs, rows),
+        title=results.data["title"],
+        generated=results.data["generated"],
+        banners=results.data["banners"],
+        runs=runs_view(runs),
         tables=table_views,
         paired=paired_view(built["paired"]),
         audit=audit_views(built["audit"]),
-        findings=audit.findings(built["audit"]),
+        findings=results.data["findings"],
         plots=plots,
         losses=losses,
-        grids=_sample_sections(runs, rows),
+        grids=_sample_sections(results),
         protocol=protocol_view(runs, l1),
-        baselines=baseline_protocol_view(protocols, runs) if protocols else None,
+        baselines=baseline_protocol_view(results.protocols, runs) if results.protocols else None,
     )
-    path = Path(out_dir) / "report.html"
+    path = results.folder.html_file
     write_text(path, html)
     return path
+
+
+def build_report(run_dirs: Sequence[Path], out_dir: Path, **options: Any) -> Path:
+    """`collect` the run folders into out_dir, then `render` out_dir/report.html; returns its
+    path. `options` are `collect`'s (l1, title, paper_csv, data_counts, n_boot, seed, protocols)."""
+    return render(collect(run_dirs, out_dir, **options).path)
 
 
 def _environment() -> jinja2.Environment:

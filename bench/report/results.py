@@ -1,0 +1,222 @@
+"""The report stage's first step: run folders in, a self-sufficient report folder out.
+
+`collect(run_dirs, out_dir)` computes every table once (`bench.tables.build_tables`) and writes
+
+    out_dir/results.json     everything the page shows (schema below)
+    out_dir/tables/*.csv     one CSV per table (`bench.tables.write_tables`)
+    out_dir/samples/<run>/   each run's eval/samples images, copied
+    out_dir/losses/<run>.csv each run's losses.csv, copied
+
+results.json: {"format": 1, "title", "generated" (UTC), "l1", "n_boot", "seed", "banners",
+"findings" (the paper audit's), "runs": [one `ReportRun` each: ids, provenance, manifest,
+method card with its departures, config, evaluated checkpoints, copied losses/samples],
+"tables": {key: rows, each with ours, its 95% CI, the paper's value, Δ and status},
+"protocols": [the profile's `BaselineProtocol`s]}. `bench.report.build.render` draws
+report.html from these files alone; results.json is written last, so its presence means the
+folder is complete.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+from bench import audit, metrics, profiles, tables
+from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
+from bench.runs import read_json, run_status, write_bytes, write_json
+
+FORMAT = 1
+SMOKE_PROFILES = ("quick", "smoke")
+SMOKE_BANNER = "smoke-scale run, not comparable with the paper"
+SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
+                 "(sample proxy, not comparable)")
+RECIPE_LABELS = {**profiles.RECIPE_LABELS, None: "own config (no profile recipe)"}
+
+
+@dataclass(frozen=True)
+class ReportFolder:
+    """The files of a report folder (the one place that names them)."""
+
+    path: Path
+
+    @property
+    def results_file(self) -> Path:
+        return self.path / "results.json"
+
+    @property
+    def tables_dir(self) -> Path:
+        return self.path / "tables"
+
+    @property
+    def html_file(self) -> Path:
+        return self.path / "report.html"
+
+    def samples_dir(self, run_id: str) -> Path:
+        return self.path / "samples" / run_id
+
+    def losses_file(self, run_id: str) -> Path:
+        return self.path / "losses" / f"{run_id}.csv"
+
+
+def provenance_text(manifest: Mapping[str, Any], digits: int = 12) -> str:
+    """Where a run's weights come from, e.g. "trained — authors' recipe" or "released weights
+    (gen.pth, sha256 …)" (sha256 shortened to `digits` hex digits)."""
+    found = manifest.get("provenance") or {}
+    if found.get("kind") == "released":
+        files = "; ".join(f"{name}, sha256 {digest[:digits]}" for name, digest in found.get("files", {}).items())
+        return f"released weights {found.get('release', '')} ({files})".replace("  ", " ")
+    if found.get("kind") == "trained":
+        recipe = found.get("recipe")
+        return f"trained — {RECIPE_LABELS.get(recipe, f'{recipe} recipe')}"
+    if manifest.get("official_checkpoint"):
+        return f"official checkpoint ({manifest['official_checkpoint']})"
+    return "trained — recipe not recorded"
+
+
+@dataclass(frozen=True)
+class ReportRun:
+    """One run as results.json records it: all the page needs, nothing read from the run folder."""
+
+    run_id: str
+    method: str
+    dataset: str
+    profile: str | None
+    released: bool
+    provenance: str  # short (sha256 to 12 digits)
+    provenance_full: str  # whole sha256
+    manifest: dict[str, Any]
+    card: dict[str, Any]
+    config: dict[str, Any]
+    evaluated: list[str]  # checkpoints its rows come from
+    last_step: int | None  # last step in its losses
+    losses: str | None  # copied losses file, relative to the report folder
+    samples: str | None  # copied samples folder, relative to the report folder
+    status: str  # as `inpaint-bench status` said when the report was collected
+    sample_ids: dict[str, list[str]] = field(default_factory=dict)  # sample dataset: domain → image ids
+
+    def setting(self, dotted: str, default: Any = None) -> Any:
+        """The config value under an exact dotted key ("data.size"), else `default`."""
+        return lookup(self.config, dotted, default)
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    shutil.rmtree(target, ignore_errors=True)
+    for path in sorted(source.rglob("*")):
+        if path.is_file():
+            write_bytes(target / path.relative_to(source), path.read_bytes())
+
+
+def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder) -> ReportRun:
+    run_id = record.run_id
+    own = rows[rows["run_id"] == run_id]
+    losses = samples = None
+    if record.losses is not None:
+        write_bytes(folder.losses_file(run_id), record.folder.losses_file.read_bytes())
+        losses = str(folder.losses_file(run_id).relative_to(folder.path))
+    if record.samples_dir.is_dir():
+        _copy_tree(record.samples_dir, folder.samples_dir(run_id))
+        samples = str(folder.samples_dir(run_id).relative_to(folder.path))
+    sample_ids = {}
+    if record.dataset == tables.SAMPLE_DATASET:
+        sample_ids = {domain: list(dict.fromkeys(ids)) for domain, ids in own.groupby("domain", sort=False)["image_id"]}
+    last = None if record.losses is None or record.losses.empty else int(record.losses["step"].max())
+    return ReportRun(run_id, record.method, record.dataset, record.profile,
+                     record.provenance.get("kind") == "released", provenance_text(record.manifest),
+                     provenance_text(record.manifest, 64), record.manifest, record.card, record.config,
+                     [str(c) for c in own["checkpoint"].unique()], last, losses, samples,
+                     run_status(record.folder)[0], sample_ids)
+
+
+def table_record(frame: pd.DataFrame) -> dict[str, Any]:
+    """A table as results.json holds it: its column types and its rows (missing values null)."""
+    return {"columns": {column: str(dtype) for column, dtype in frame.dtypes.items()},
+            "rows": json.loads(frame.to_json(orient="records", double_precision=15))}
+
+
+def table_frame(record: Mapping[str, Any]) -> pd.DataFrame:
+    """`table_record` read back into the frame it came from."""
+    columns = record["columns"]
+    return pd.DataFrame(record["rows"], columns=list(columns)).astype(columns)
+
+
+def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT_L1,
+            title: str | None = None, paper_csv: Path | None = None,
+            data_counts: Mapping[str, Mapping[str, int]] | None = None,
+            n_boot: int = 1000, seed: int = 0,
+            protocols: Sequence[profiles.BaselineProtocol] = ()) -> ReportFolder:
+    """Compute the tables once and write the report folder (see the module docstring).
+
+    `data_counts` ({dataset: {split: images found}}, from the data check) fills Table 1's
+    "found" column; `paper_csv` defaults to results/paper/paper_tables.csv; `protocols` (a
+    profile's `BaselineProtocol`s) adds the section setting each method's protocol beside the
+    paper's sentence about it."""
+    metrics.check_l1(l1)
+    if not run_dirs:
+        raise ValueError("report: no run folders given")
+    records = [read_run_folder(Path(p)) for p in run_dirs]
+    ids = [r.run_id for r in records]
+    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    if repeated:
+        raise ValueError(f"report: run id(s) {', '.join(repeated)} given more than once")
+    rows = tables.load_rows([r.path for r in records])
+    built = tables.build_tables(rows, tables.load_paper(paper_csv), l1=l1, data_counts=data_counts,
+                                n_boot=n_boot, seed=seed)
+    folder = ReportFolder(Path(out_dir))
+    tables.write_tables(built, folder.tables_dir)
+    runs = [_report_run(record, rows, folder) for record in records]
+    smoke = [r.run_id for r in runs if r.profile in SMOKE_PROFILES]
+    banners = [f"{SMOKE_BANNER} ({', '.join(smoke)})"] if smoke else []
+    if (rows["source"] == tables.SOURCE_SAMPLE).any():
+        banners.append(SAMPLE_BANNER)
+    write_json(folder.results_file, {
+        "format": FORMAT,
+        "title": title or f"inpaint-bench report: {', '.join(ids)}",
+        "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "l1": l1, "n_boot": n_boot, "seed": seed,
+        "banners": banners,
+        "findings": audit.findings(built["audit"]),
+        "runs": [dataclasses.asdict(run) for run in runs],
+        "tables": {key: table_record(frame) for key, frame in built.items()},
+        "protocols": [dataclasses.asdict(p) for p in protocols],
+    })
+    return folder
+
+
+@dataclass(frozen=True)
+class Results:
+    """A report folder read back: results.json (with its tables) and the copied losses."""
+
+    folder: ReportFolder
+    data: dict[str, Any]
+    runs: list[ReportRun]
+    tables: dict[str, pd.DataFrame]
+    protocols: list[profiles.BaselineProtocol]
+
+    def losses(self, run: ReportRun) -> pd.DataFrame | None:
+        return None if run.losses is None else read_losses(self.folder.path / run.losses)
+
+    def samples_dir(self, run: ReportRun) -> Path | None:
+        return None if run.samples is None else self.folder.path / run.samples
+
+
+def read_results(path: Path) -> Results:
+    """Read a report folder written by `collect` (nothing outside it)."""
+    folder = ReportFolder(Path(path))
+    if not folder.results_file.is_file():
+        raise FileNotFoundError(f"{folder.results_file}: not found; is {folder.path} a report folder "
+                                "(written by `inpaint-bench report RUN … --out DIR`)?")
+    data = read_json(folder.results_file)
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{folder.results_file}: format {data.get('format')!r}, expected {FORMAT}")
+    frames = {key: table_frame(record) for key, record in data["tables"].items()}
+    runs = [ReportRun(**run) for run in data["runs"]]
+    protocols = [profiles.BaselineProtocol(p["method"], p["paper_says"], tuple(p["notes"]), p["releases"])
+                 for p in data["protocols"]]
+    return Results(folder, data, runs, frames, protocols)
