@@ -33,12 +33,14 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, lock, methods, metrics, runs, weights
+from bench import distributed, lock, methods, metrics, runs
 from bench.config import Config
 from bench.data import datasets, masks, splits
+from bench.records import checkpoint as checkpoint_record
 from bench.records import rows
-from bench.method import Method, MethodSpec
-from bench.train import command_overrides, describe_device, method_spec, open_data, resolve_device, say
+from bench.method import Method
+from bench.setup import (command_overrides, describe_device, method_from_checkpoint,
+                         method_from_official, method_spec, open_data, resolve_device, say)
 
 RUN_FOLDER_OVERRIDES = ("eval.", "train.device")
 
@@ -149,25 +151,6 @@ def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, l
             runs.write_bytes(folder / f"{batch['image_id'][k]}_{name}.png", buffer.getvalue())
 
 
-# --- loading the method --------------------------------------------------------------------
-def method_from_checkpoint(path: Path, device: torch.device) -> Method:
-    state = runs.load_checkpoint(path, map_location="cpu")
-    spec = MethodSpec(**{**state["spec"], "mean_pixel": tuple(state["spec"]["mean_pixel"])})
-    torch.manual_seed(spec.seed)
-    method = methods.create(state["method_name"], spec)
-    method.load_state_dict(state["method"])
-    return method.to(device)
-
-
-def method_from_official(config: Config, spec: MethodSpec, path: Path | str, device: torch.device) -> Method:
-    """The config's method with released weights loaded by `load_official` (its provenance in
-    `method.released`); `path` is a file, a release folder, or a release name under weights.root."""
-    torch.manual_seed(config.train.seed)
-    method = methods.create(config.method.name, spec)
-    method.to(device).load_official(weights.resolve(method, path, config.weights.root))
-    return method
-
-
 # --- the evaluator -------------------------------------------------------------------------
 def evaluate_official(config: Config, weights_path: Path | str, *, run_dir: Path | None = None,
                       runs_root: Path = runs.RUNS_ROOT, overrides: Sequence[str] = (),
@@ -220,7 +203,8 @@ class Evaluator:
         self.run_folder = runs.RunFolder(run_dir)
         if official is not None:  # loaded first: a file that does not load leaves no run folder
             spec = method_spec(config, datasets.mean_pixel(open_data(config, "train")))
-            self.method = method_from_official(config, spec, official, device)
+            self.method = method_from_official(config.method.name, spec, official, device,
+                                               config.weights.root)
             distributed.on_rank_zero(lambda: runs.open_evaluation_run(
                 run_dir, config, command=runs.command_line(), device=describe_device(device),
                 checkpoint=official, provenance=self.method.released))
@@ -230,7 +214,7 @@ class Evaluator:
                 runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
         else:
             path = runs.resolve_checkpoint(self.run_folder, checkpoint)
-            self.method = method_from_checkpoint(path, device)
+            self.method = method_from_checkpoint(checkpoint_record.load(path), device)
             self.checkpoint = path.name
         self.method.eval()
         self.dataset = open_data(config, "test")

@@ -28,7 +28,7 @@ from bench.evaluate import (MaskedImages, Timings, batch_rows, row_constants, sa
 from bench.method import Method
 from bench.records import rows
 from bench.runs import RunFolder
-from bench.train import build_method, method_spec, open_data, resolve_device
+from bench.setup import method_without_data, open_data, resolve_device
 
 NO_MODEL = "none"
 
@@ -74,7 +74,7 @@ def main() -> None:
     })
     device = torch.device(resolve_device(config.train.device))
     method = (MaskedInput() if args.method == NO_MODEL
-              else build_method(config, method_spec(config, (0.0, 0.0, 0.0)), device).eval())
+              else method_without_data(config, device).eval())
     dataset = open_data(config, "test")
     count = min(args.count, len(dataset))
     setting = masks.EvalSetting(args.setting)
