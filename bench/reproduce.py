@@ -160,7 +160,7 @@ def eval_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: 
     from bench.evaluate import evaluate
 
     run_dir = runs_root / run.run_id
-    if not (run_dir / "config.yaml").is_file():
+    if not runs.RunFolder(run_dir).config_file.is_file():
         raise ReproduceError(f"evaluate {run.run_id}: not trained yet ({run_dir} missing); run the train stage")
     say(f"evaluate {run.run_id}")
     if nproc > 1:
