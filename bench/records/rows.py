@@ -42,6 +42,7 @@ class Writer:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         runs.repair_log(self.path)
         if not self.path.is_file() or self.path.stat().st_size == 0:
             runs.append_lines(self.path, [runs.csv_line(list(COLUMNS))])
