@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
 import io
 import os
@@ -34,15 +33,15 @@ from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, lock, methods, metrics, runs, weights
+from bench import distributed, lock, methods, metrics, runs
 from bench.config import Config
 from bench.data import datasets, masks, splits
-from bench.method import Method, MethodSpec
-from bench.train import command_overrides, describe_device, method_spec, open_data, resolve_device, say
+from bench.records import checkpoint as checkpoint_record
+from bench.records import rows
+from bench.method import Method
+from bench.setup import (command_overrides, describe_device, method_from_checkpoint,
+                         method_from_official, method_spec, open_data, resolve_device, say)
 
-ROW_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
-               "mask_setting", "bucket", "hole_ratio", *metrics.METRICS, "protocol")
-"""`protocol` records the method's evaluation choices (Method.protocol(), e.g. a sample-selection rule)."""
 RUN_FOLDER_OVERRIDES = ("eval.", "train.device")
 
 
@@ -121,81 +120,21 @@ def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, 
 
 
 # --- rows ----------------------------------------------------------------------------------
-def row_key(row: dict[str, str]) -> tuple[str, ...]:
-    return row["checkpoint"], row["mask_setting"], row["bucket"], row["image_id"], row["mask_id"]
-
-
-def read_rows(path: Path) -> Iterator[dict[str, str]]:
-    """Stream the complete rows of a rows file (a torn last line is ignored)."""
-    if not path.is_file():
-        return
-    with path.open(newline="") as handle:
-        lines = (line for line in handle if line.endswith("\n"))
-        yield from csv.DictReader(lines)
-
-
-def part_files(eval_dir: Path) -> list[Path]:
-    return sorted(eval_dir.glob("rows.part*.csv"))
-
-
-def merge_parts(eval_dir: Path) -> None:
-    """Append the part files' rows that rows.csv lacks to it, then delete the parts."""
-    parts = part_files(eval_dir)
-    if not parts:
-        return
-    target = eval_dir / "rows.csv"
-    runs.repair_log(target)
-    seen = {row_key(r) for r in read_rows(target)}
-    lines = [] if target.is_file() and target.stat().st_size else [runs.csv_line(list(ROW_COLUMNS))]
-    with target.open("a") as handle:
-        handle.write("".join(lines))
-        for part in parts:
-            for row in read_rows(part):
-                if row_key(row) not in seen:
-                    seen.add(row_key(row))
-                    handle.write(runs.csv_line([row[c] for c in ROW_COLUMNS]))
-        handle.flush()
-        os.fsync(handle.fileno())
-    for part in parts:
-        part.unlink()
-
-
-def scored_images(eval_dir: Path, checkpoint: str) -> dict[tuple[str, str], set[str]]:
-    """(mask_setting, bucket) → image ids already scored with `checkpoint`."""
-    found: dict[tuple[str, str], set[str]] = {}
-    for path in [eval_dir / "rows.csv", *part_files(eval_dir)]:
-        for row in read_rows(path):
-            if row["checkpoint"] == checkpoint:
-                found.setdefault((row["mask_setting"], row["bucket"]), set()).add(row["image_id"])
-    return found
-
-
 def row_constants(config: Config, method: Method, checkpoint: str) -> dict[str, str]:
     """The columns every row of one evaluation shares."""
     return {"run_id": config.run_id, "method": config.method.name, "checkpoint": checkpoint,
-            "dataset": config.data.dataset,
-            "protocol": ";".join(f"{k}={v}" for k, v in sorted(method.protocol().items()))}
+            "dataset": config.data.dataset, "protocol": rows.protocol_text(method.protocol())}
 
 
-class RowWriter:
-    """Appends rows to this process's rows file, one fsync per batch."""
-
-    def __init__(self, path: Path, fixed: dict[str, str]) -> None:
-        self.path, self.fixed = path, fixed
-        runs.repair_log(path)
-        if not path.is_file() or path.stat().st_size == 0:
-            runs.append_lines(path, [runs.csv_line(list(ROW_COLUMNS))])
-
-    def write(self, batch: dict[str, Any], scores: dict[str, np.ndarray], setting: masks.EvalSetting) -> None:
-        ratios = batch["mask"].float().mean(dim=(1, 2, 3)).tolist()
-        lines = []
-        for k, image_id in enumerate(batch["image_id"]):
-            row = {**self.fixed, "domain": batch["domain"][k], "image_id": image_id,
-                   "mask_id": batch["mask_id"][k], "mask_setting": setting.kind,
-                   "bucket": setting.bucket, "hole_ratio": repr(ratios[k]),
-                   **{m: repr(float(scores[m][k])) for m in metrics.METRICS}}
-            lines.append(runs.csv_line([row[c] for c in ROW_COLUMNS]))
-        runs.append_lines(self.path, lines)
+def batch_rows(fixed: dict[str, str], batch: dict[str, Any], scores: dict[str, np.ndarray],
+               setting: masks.EvalSetting) -> list[dict[str, str]]:
+    """The rows (bench.records.rows) of one scored batch."""
+    ratios = batch["mask"].float().mean(dim=(1, 2, 3)).tolist()
+    return [{**fixed, "domain": batch["domain"][k], "image_id": image_id,
+             "mask_id": batch["mask_id"][k], "mask_setting": setting.kind,
+             "bucket": setting.bucket, "hole_ratio": repr(ratios[k]),
+             **{m: repr(float(scores[m][k])) for m in metrics.METRICS}}
+            for k, image_id in enumerate(batch["image_id"])]
 
 
 def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, limit: int) -> None:
@@ -210,25 +149,6 @@ def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, l
             buffer = io.BytesIO()
             Image.fromarray(array).save(buffer, format="PNG")
             runs.write_bytes(folder / f"{batch['image_id'][k]}_{name}.png", buffer.getvalue())
-
-
-# --- loading the method --------------------------------------------------------------------
-def method_from_checkpoint(path: Path, device: torch.device) -> Method:
-    state = runs.load_checkpoint(path, map_location="cpu")
-    spec = MethodSpec(**{**state["spec"], "mean_pixel": tuple(state["spec"]["mean_pixel"])})
-    torch.manual_seed(spec.seed)
-    method = methods.create(state["method_name"], spec)
-    method.load_state_dict(state["method"])
-    return method.to(device)
-
-
-def method_from_official(config: Config, spec: MethodSpec, path: Path | str, device: torch.device) -> Method:
-    """The config's method with released weights loaded by `load_official` (its provenance in
-    `method.released`); `path` is a file, a release folder, or a release name under weights.root."""
-    torch.manual_seed(config.train.seed)
-    method = methods.create(config.method.name, spec)
-    method.to(device).load_official(weights.resolve(method, path, config.weights.root))
-    return method
 
 
 # --- the evaluator -------------------------------------------------------------------------
@@ -257,13 +177,13 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
             config_module.to_dict(source), overrides), source="config")
     else:
         run_dir = Path(source)
-        if not (run_dir / "config.yaml").is_file():
+        if not runs.RunFolder(run_dir).config_file.is_file():
             raise EvaluationError(f"{run_dir}: not a run folder (no config.yaml)")
         bad = [o for o in overrides if not o.startswith(RUN_FOLDER_OVERRIDES)]
         if bad:
             raise EvaluationError(f"{', '.join(bad)}: only eval.* and train.device can be "
                                   "changed when evaluating a run folder")
-        config = config_module.load(run_dir / "config.yaml", overrides)
+        config = config_module.load(runs.RunFolder(run_dir).config_file, overrides)
     owns_group = not distributed.is_distributed()
     device = distributed.setup(resolve_device(config.train.device))
     try:
@@ -283,7 +203,8 @@ class Evaluator:
         self.run_folder = runs.RunFolder(run_dir)
         if official is not None:  # loaded first: a file that does not load leaves no run folder
             spec = method_spec(config, datasets.mean_pixel(open_data(config, "train")))
-            self.method = method_from_official(config, spec, official, device)
+            self.method = method_from_official(config.method.name, spec, official, device,
+                                               config.weights.root)
             distributed.on_rank_zero(lambda: runs.open_evaluation_run(
                 run_dir, config, command=runs.command_line(), device=describe_device(device),
                 checkpoint=official, provenance=self.method.released))
@@ -293,7 +214,7 @@ class Evaluator:
                 runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
         else:
             path = runs.resolve_checkpoint(self.run_folder, checkpoint)
-            self.method = method_from_checkpoint(path, device)
+            self.method = method_from_checkpoint(checkpoint_record.load(path), device)
             self.checkpoint = path.name
         self.method.eval()
         self.dataset = open_data(config, "test")
@@ -305,21 +226,22 @@ class Evaluator:
         self.eval_dir.mkdir(parents=True, exist_ok=True)
 
     def run(self) -> Path:
-        distributed.on_rank_zero(lambda: merge_parts(self.eval_dir))  # left by an interrupted run
-        done = scored_images(self.eval_dir, self.checkpoint)
-        rows_file = (self.eval_dir / "rows.csv" if self.world == 1
-                     else self.eval_dir / f"rows.part{self.rank:03d}.csv")
-        writer = RowWriter(rows_file, row_constants(self.config, self.method, self.checkpoint))
+        distributed.on_rank_zero(lambda: rows.merge_parts(self.run_folder))  # left by an interrupted run
+        done = rows.scored_images(self.run_folder, self.checkpoint)
+        writer = rows.Writer(self.run_folder.rows_file if self.world == 1
+                             else self.run_folder.row_part(self.rank))
+        fixed = row_constants(self.config, self.method, self.checkpoint)
         count = min(self.config.eval.count or len(self.dataset), len(self.dataset))
         for name in self.config.eval.masks:
-            self.evaluate_setting(masks.EvalSetting(name), count, done, writer)
+            self.evaluate_setting(masks.EvalSetting(name), count, done, writer, fixed)
         distributed.barrier()
-        distributed.on_rank_zero(lambda: merge_parts(self.eval_dir))
+        distributed.on_rank_zero(lambda: rows.merge_parts(self.run_folder))
         distributed.barrier()  # before teardown (see distributed.teardown)
-        return self.eval_dir / "rows.csv"
+        return self.run_folder.rows_file
 
     def evaluate_setting(self, setting: masks.EvalSetting, count: int,
-                         done: dict[tuple[str, str], set[str]], writer: RowWriter) -> None:
+                         done: dict[tuple[str, str], set[str]], writer: rows.Writer,
+                         fixed: dict[str, str]) -> None:
         scored = done.get((setting.kind, setting.bucket), set())
         todo = [i for i in range(count) if self.dataset.ids[i] not in scored]
         mine = todo[self.rank :: self.world]
@@ -333,7 +255,7 @@ class Evaluator:
         for batch, composite, scores in scored_batches(self.method, loader, self.device,
                                                        seed=self.config.eval.mask_seed):
             save_samples(samples, batch, composite, self.config.eval.samples_to_save)
-            writer.write(batch, scores, setting)
+            writer.write(batch_rows(fixed, batch, scores, setting))
             bar.update(len(batch["image_id"]) * self.world)
         bar.close()
 

@@ -24,9 +24,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from bench import methods, metrics, runs
+from bench import metrics, runs, setup
 from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_image, to_tensor
 from bench.method import Method, MethodSpec
+from bench.records import checkpoint as checkpoint_record
 
 DEFAULT_SIZE = 256  # working size of an official checkpoint when --size is not given
 FORMATS = {".png": ("PNG", {}), ".webp": ("WEBP", {"lossless": True}), ".jpg": ("JPEG", {"quality": 95}),
@@ -44,28 +45,15 @@ def warn(message: str) -> None:
 def load_method(name: str, checkpoint: Path, size: int) -> tuple[Method, int]:
     """A method and its working size: from one of our run checkpoints, or else `name` at `size`
     with released weights (a file, or a release folder) through `load_official`."""
-    from bench.evaluate import method_from_checkpoint
-
     path = Path(checkpoint)
     if not path.exists():
         raise InpaintError(f"{checkpoint}: checkpoint not found")
-    state = None if path.is_dir() else run_checkpoint(path)
-    if state is not None:
-        if state["method_name"] != name:
-            raise InpaintError(f"{checkpoint}: holds method {state['method_name']!r}, not {name!r}")
-        return method_from_checkpoint(path, torch.device("cpu")), int(state["spec"]["image_size"])
-    method = methods.create(name, MethodSpec(image_size=size))
-    method.load_official(path)
-    return method, size
-
-
-def run_checkpoint(path: Path) -> dict | None:
-    """The content of one of our run checkpoints, or None for any other file."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # not a torch file (a Torch7 release): not ours
-        return None
-    return state if isinstance(state, dict) and "method_name" in state else None
+    record = None if path.is_dir() else checkpoint_record.load_if_run_checkpoint(path)
+    if record is not None:
+        if record.method_name != name:
+            raise InpaintError(f"{checkpoint}: holds method {record.method_name!r}, not {name!r}")
+        return setup.method_from_checkpoint(record, torch.device("cpu")), record.spec.image_size
+    return setup.method_from_official(name, MethodSpec(image_size=size), path, torch.device("cpu")), size
 
 
 def read_mask(path: Path, width: int, height: int) -> np.ndarray:

@@ -26,9 +26,9 @@ import pandas as pd
 import torch
 
 from bench import config as config_module
-from bench import metrics, profiles, runs
+from bench import metrics, profiles, runs, setup
 from bench.data import datasets
-from bench.method import Method, MethodSpec, ReleaseError
+from bench.method import ReleaseError
 
 STAGES = ("train", "eval", "report")
 REPORTS_ROOT = Path("results/reports")
@@ -68,24 +68,15 @@ def visible_devices() -> str:
     return f"CPU only ({torch.get_num_threads()} threads)"
 
 
-def build_method(config: config_module.Config) -> Method:
-    """The run's method, freshly initialised (no data needed)."""
-    from bench import methods
-
-    return methods.create(config.method.name, MethodSpec(config.data.size, config.train.iterations,
-                                                         config.data.dataset, config.train.seed,
-                                                         dict(config.method.options)))
-
-
 def estimate(profile: profiles.Profile, steps: int = 2) -> float:
     """Seconds of training for the whole plan, from `steps` timed steps of each run's method
     on random data (data loading excluded), after one untimed step."""
     total = 0.0
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = setup.resolve_device("auto")
     for run in profile.runs:
         c = run.config
         size, batch = c.data.size, c.train.batch_size
-        method = build_method(c).to(device)
+        method = setup.method_without_data(c, device)
         images = torch.rand(batch, 3, size, size, device=device) * 2 - 1
         masks = torch.zeros(batch, 1, size, size, device=device)
         masks[..., size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 1
@@ -118,7 +109,7 @@ def split_releases(profile: profiles.Profile, weights_root: Path | None,
         try:
             if root is None:
                 raise ReleaseError(f"release {run.release!r}: no weights folder given (--weights-root DIR or weights.root)")
-            released.append((run, weights.release_path(build_method(c), run.release, root)))
+            released.append((run, weights.release_path(setup.method_without_data(c), run.release, root)))
         except ReleaseError as error:
             if not train_missing:
                 missing.setdefault(str(error), []).append(run.released_id)
@@ -169,7 +160,7 @@ def eval_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: 
     from bench.evaluate import evaluate
 
     run_dir = runs_root / run.run_id
-    if not (run_dir / "config.yaml").is_file():
+    if not runs.RunFolder(run_dir).config_file.is_file():
         raise ReproduceError(f"evaluate {run.run_id}: not trained yet ({run_dir} missing); run the train stage")
     say(f"evaluate {run.run_id}")
     if nproc > 1:

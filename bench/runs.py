@@ -232,6 +232,17 @@ class RunFolder:
     def eval_dir(self) -> Path:
         return self.path / "eval"
 
+    @property
+    def rows_file(self) -> Path:
+        return self.eval_dir / "rows.csv"
+
+    def row_part(self, rank: int) -> Path:
+        """The rows shard process `rank` writes under torchrun (merged into rows_file)."""
+        return self.eval_dir / f"rows.part{rank:03d}.csv"
+
+    def row_parts(self) -> list[Path]:
+        return sorted(self.eval_dir.glob("rows.part*.csv"))
+
     def read_manifest(self) -> dict[str, Any]:
         return read_json(self.manifest_file)
 

@@ -29,13 +29,8 @@ from bench.data.datasets import REAL_DATASETS
 from bench.data.masks import BUCKET_LABELS, NVIDIA_MASKS_PER_BUCKET
 from bench.data.sample import DOMAINS
 from bench.metrics import DEFAULT_L1, SPECS, TABLE_METRICS, check_l1
-from bench.metrics import METRICS as METRIC_NAMES
-from bench.runs import write_text
-
-TEXT_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
-                "mask_setting", "bucket")
-# The columns of the evaluator's rows (bench/evaluate.py ROW_COLUMNS) that the tables read.
-ROW_COLUMNS = (*TEXT_COLUMNS, "hole_ratio", *METRIC_NAMES)
+from bench.records import rows as rows_record
+from bench.runs import RunFolder, write_text
 
 # The tables' metric key → (paper column, higher is better, label), from bench.metrics.SPECS.
 METRICS = {key: (SPECS[m].paper_column, SPECS[m].higher_is_better, SPECS[m].label)
@@ -131,18 +126,6 @@ def load_paper(path: Path | None = None) -> pd.DataFrame:
     return frame
 
 
-def read_rows(path: Path) -> pd.DataFrame:
-    """One rows.csv, checked against the schema; text columns stay text (empty, not NaN)."""
-    frame = pd.read_csv(path, dtype={c: str for c in TEXT_COLUMNS})
-    missing = [c for c in ROW_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
-    frame = frame[list(ROW_COLUMNS)].copy()
-    for column in TEXT_COLUMNS:
-        frame[column] = frame[column].fillna("").astype(str)
-    return frame
-
-
 def _checkpoint_step(name: str) -> int:
     numbers = re.findall(r"\d+", name)
     return int(numbers[-1]) if numbers else -1
@@ -178,16 +161,13 @@ def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
     for run_dir in map(Path, run_dirs):
         if not run_dir.is_dir():
             raise FileNotFoundError(f"run folder not found: {run_dir}")
-        path = run_dir / "eval" / "rows.csv"
+        path = RunFolder(run_dir).rows_file
         if path.is_file():
-            frames.append(read_rows(path))
+            frames.append(rows_record.read_frame(path))
     if not frames:
-        return map_sample_domains(pd.DataFrame({c: pd.Series(dtype=str if c in TEXT_COLUMNS else float)
-                                                for c in ROW_COLUMNS}))
+        return map_sample_domains(rows_record.empty_frame())
     rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True))
-    key = ["run_id", "dataset", "domain", "image_id", "mask_id", "mask_setting", "bucket"]
-    rows = rows.drop_duplicates(subset=key, keep="last").reset_index(drop=True)
-    return map_sample_domains(rows)
+    return map_sample_domains(rows_record.drop_duplicates(rows))
 
 
 def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0,

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import math
 import os
 import random
@@ -43,13 +42,14 @@ from bench import distributed, lock, methods, runs
 from bench.config import Config
 from bench.data import augment, datasets, masks, splits
 from bench.data.images import color_jitter, to_image, to_tensor
-from bench.method import Method, MethodSpec
+from bench.records import checkpoint as checkpoint_record
+from bench.setup import (build_method, command_overrides, describe_device, method_spec, open_data,
+                         resolve_device, say)
 
 PERMUTATION_TAG = 0x7065726D  # keeps the epoch-order seeds apart from the per-sample seeds
 PREVIEW_TAG = 0x76696577
 PREVIEW_IMAGES = 4
 PEN_NET_JITTER = 0.05  # ColorJitter(0.05, 0.05, 0.05, 0.05) in PEN-Net's core/dataset.py
-CHECKPOINT_FORMAT = 1
 
 
 class TrainingError(RuntimeError):
@@ -117,15 +117,7 @@ def global_batch_size(config: Config, world: int) -> int:
     return batch
 
 
-# --- devices, seeds and RNG state --------------------------------------------------------------
-def resolve_device(choice: str) -> str:
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("train.device: cuda was asked for but no CUDA device is available")
-    return choice
-
-
+# --- seeds and RNG state ----------------------------------------------------------------------
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -154,32 +146,6 @@ def set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
 
 
-# --- building the method -----------------------------------------------------------------------
-def method_spec(config: Config, mean: tuple[float, float, float]) -> MethodSpec:
-    return MethodSpec(
-        image_size=config.data.size,
-        iterations=config.train.iterations,
-        dataset=config.data.dataset,
-        seed=config.train.seed,
-        options=dict(config.method.options),
-        mean_pixel=mean,
-    )
-
-
-def build_method(config: Config, spec: MethodSpec, device: torch.device) -> Method:
-    """The registry's method, initialised from the run's seed (the same on every process)."""
-    torch.manual_seed(config.train.seed)
-    return methods.create(config.method.name, spec).to(device)
-
-
-def open_data(config: Config, split: str) -> datasets.ImageDataset:
-    return datasets.open_dataset(
-        config.data.dataset, split, size=config.data.size,
-        root=None if config.data.root is None else Path(config.data.root),
-        cache_dir=None if config.data.cache_dir is None else Path(config.data.cache_dir),
-    )
-
-
 # --- the trainer -------------------------------------------------------------------------------
 def train(config: Config, *, run_dir: Path, command: list[str] | None = None,
           progress: bool = True) -> Path:
@@ -195,10 +161,6 @@ def train(config: Config, *, run_dir: Path, command: list[str] | None = None,
         if owns_group:
             distributed.teardown()
     return Path(run_dir)
-
-
-def say(message: str) -> None:
-    tqdm.write(f"[train] {message}", file=sys.stderr)
 
 
 class Trainer:
@@ -283,18 +245,24 @@ class Trainer:
             seed_everything(process_seed(self.config.train.seed, self.rank))
             return 0
         # RNG states must stay on CPU
-        state = found[1] if self.rank == 0 else runs.load_checkpoint(path, map_location="cpu")
-        self.method.load_state_dict(state["method"])
-        if len(state["rng"]) == self.world:
-            set_rng_state(state["rng"][self.rank])
+        state = (checkpoint_record.from_state(path, found[1]) if self.rank == 0
+                 else checkpoint_record.load(path, map_location="cpu"))
+        if state.global_batch != self.global_batch:
+            raise TrainingError(
+                f"{path}: written with a global batch of {state.global_batch}, this run has "
+                f"{self.global_batch} ({self.world} process(es)); the data stream cannot continue "
+                "exactly: resume with as many processes, or set train.batch_size_scope: global")
+        self.method.load_state_dict(state.method)
+        if len(state.rng) == self.world:
+            set_rng_state(state.rng[self.rank])
         else:
-            seed_everything(process_seed(self.config.train.seed + state["step"], self.rank))
-            self.note(f"{path.name} was written by {len(state['rng'])} process(es), this run has "
+            seed_everything(process_seed(self.config.train.seed + state.step, self.rank))
+            self.note(f"{path.name} was written by {len(state.rng)} process(es), this run has "
                       f"{self.world}: the data stream continues exactly, the methods' own "
                       "randomness is reseeded")
         self.last_checkpoint = path
-        self.note(f"resuming from {path} (step {state['step']})")
-        return state["step"]
+        self.note(f"resuming from {path} (step {state.step})")
+        return state.step
 
     def _loader(self, start: int) -> DataLoader:
         stream = TrainStream(self.dataset, seed=self.config.train.seed,
@@ -367,17 +335,10 @@ class Trainer:
                                     f"training stopped. {self._last_good()}")
         states = distributed.gather_objects(rng_state())
         if self.rank == 0:
-            self.last_checkpoint = runs.save_checkpoint(self.run_folder, step, {
-                "format": CHECKPOINT_FORMAT,
-                "step": step,
-                "data_position": step * self.global_batch,
-                "global_batch": self.global_batch,
-                "method_name": self.config.method.name,
-                "spec": dataclasses.asdict(self.spec),
-                "config": config_module.to_dict(self.config),
-                "method": self.method.state_dict(),
-                "rng": states,
-            }, self.config.train.keep_last)
+            self.last_checkpoint = checkpoint_record.save(self.run_folder, checkpoint_record.Checkpoint(
+                step=step, global_batch=self.global_batch, method_name=self.config.method.name,
+                spec=self.spec, method=self.method.state_dict(), rng=states,
+            ), self.config.train.keep_last)
         distributed.barrier()
 
     # --- previews ---
@@ -447,12 +408,6 @@ class Logger:
         self.bar.close()
 
 
-def describe_device(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"{device} ({torch.cuda.get_device_name(device)})"
-    return "cpu"
-
-
 # --- command line ------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="run config (YAML)")
@@ -464,12 +419,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"where run folders live (default {runs.RUNS_ROOT})")
     parser.add_argument("--run-dir", type=Path, help="the run folder itself (overrides the two above)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-def command_overrides(args: argparse.Namespace) -> list[str]:
-    """A train/evaluate command line's KEY=VALUE overrides, with --run-id and --data-root as keys."""
-    return [*args.overrides, *([f"run.id={args.run_id}"] if args.run_id else []),
-            *([f"data.root={args.data_root}"] if args.data_root else [])]
 
 
 def run(args: argparse.Namespace) -> int:

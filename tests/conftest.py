@@ -21,10 +21,9 @@ import yaml
 from PIL import Image
 
 from bench.data.masks import BUCKET_LABELS
+from bench.records import rows
+from bench.runs import RunFolder
 
-ROW_HEADER = ["run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
-              "mask_setting", "bucket", "hole_ratio", "l1_rel_pct", "mae_pct", "psnr", "ssim",
-              "msssim_pct"]
 SAMPLE_SIZE = 32
 
 
@@ -47,7 +46,8 @@ def settings(center_only: bool) -> list[tuple[str, str, str]]:
     return found
 
 
-def metric_row(run_id, image_id, setting, bucket, quality):
+def metric_row(run_id, image_id, setting, bucket, quality) -> dict[str, float]:
+    """hole_ratio and every metric of one synthetic row."""
     base = np.random.default_rng(_seed(image_id, setting, bucket))
     noise = np.random.default_rng(_seed(run_id, image_id, setting, bucket))
     level = 3.0 if setting == "center" else 0.5 + 1.5 * BUCKET_LABELS.index(bucket)
@@ -55,7 +55,8 @@ def metric_row(run_id, image_id, setting, bucket, quality):
     psnr = 34 - 2.5 * level + base.standard_normal() + 1.5 * quality + 0.05 * noise.standard_normal()
     msssim = 99 - 4 * level + base.standard_normal() + 2 * quality + 0.05 * noise.standard_normal()
     ratio = 0.25 if setting == "center" else 0.05 + 0.1 * BUCKET_LABELS.index(bucket)
-    return [ratio, l1, 0.6 * l1, psnr, msssim / 100, msssim]
+    return {"hole_ratio": ratio, "l1_rel_pct": l1, "mae_pct": 0.6 * l1, "psnr": psnr,
+            "ssim": msssim / 100, "msssim_pct": msssim}
 
 
 def _picture(image_id: str) -> np.ndarray:
@@ -101,17 +102,17 @@ def make_run(root: Path, run_id: str, method: str, dataset: str, *, quality: flo
     run_dir = Path(root) / run_id
     (run_dir / "eval").mkdir(parents=True)
     ids = image_ids(dataset, images, domains)
-    with open(run_dir / "eval" / "rows.csv", "w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(ROW_HEADER)
-        checkpoints = [("step_0000005.pt", 50.0)] if stale_checkpoint else []
-        checkpoints.append(("step_0000040.pt", quality))
-        for checkpoint, value in checkpoints:
-            for image_id, domain in ids:
-                for index, (setting, bucket, _) in enumerate(settings(center_only)):
-                    mask_id = "center" if setting == "center" else f"irr{index - 1}-{image_id}"
-                    writer.writerow([run_id, method, checkpoint, dataset, domain, image_id, mask_id,
-                                     setting, bucket, *metric_row(run_id, image_id, setting, bucket, value)])
+    checkpoints = [("step_0000005.pt", 50.0)] if stale_checkpoint else []
+    checkpoints.append(("step_0000040.pt", quality))
+    protocol_column = rows.protocol_text(protocol or {})
+    rows.Writer(RunFolder(run_dir).rows_file).write(
+        {"run_id": run_id, "method": method, "checkpoint": checkpoint, "dataset": dataset,
+         "domain": domain, "image_id": image_id,
+         "mask_id": "center" if setting == "center" else f"irr{index - 1}-{image_id}",
+         "mask_setting": setting, "bucket": bucket, "protocol": protocol_column,
+         **metric_row(run_id, image_id, setting, bucket, value)}
+        for checkpoint, value in checkpoints for image_id, domain in ids
+        for index, (setting, bucket, _) in enumerate(settings(center_only)))
     write_samples(run_dir, run_id, [i for i, _ in ids], center_only)
     with open(run_dir / "losses.csv", "w", newline="") as stream:
         writer = csv.writer(stream)

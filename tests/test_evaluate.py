@@ -16,6 +16,7 @@ from PIL import Image
 
 from bench import evaluate, methods, runs, train
 from bench.data import masks
+from bench.records import rows as rows_record
 from bench.method import ReleaseError
 from tests import toy_method
 
@@ -65,7 +66,7 @@ def test_setting_names():
 def test_rows_masks_and_samples(run_dir):
     rows_file = run_dir / "eval" / "rows.csv"
     with open(rows_file) as handle:
-        assert handle.readline().strip() == ",".join(evaluate.ROW_COLUMNS)
+        assert handle.readline().strip() == ",".join(rows_record.COLUMNS)
     rows = read(rows_file)
     assert len(rows) == 8
     assert {r["checkpoint"] for r in rows} == {"step_0000002.pt"}

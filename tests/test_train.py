@@ -16,7 +16,8 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from bench import config, methods, runs, train
+from bench import config, methods, runs, setup, train
+from bench.records import checkpoint as checkpoint_record
 from bench.data import datasets
 from tests import toy_method
 
@@ -50,7 +51,7 @@ def write_config(path, *overrides):
 
 
 def final_state(run_dir):
-    return runs.load_checkpoint(runs.latest_checkpoint(runs.RunFolder(run_dir)))
+    return checkpoint_record.load(runs.latest_checkpoint(runs.RunFolder(run_dir)))
 
 
 # --- the data stream ---------------------------------------------------------------------------
@@ -101,7 +102,7 @@ def test_training_fills_the_run_folder(tmp_path, capsys):
     assert card["departures"] == ["a test double, not a model"]
     assert [p.name for p in runs.list_checkpoints(run)] == ["step_0000004.pt", "step_0000006.pt"]
     state = final_state(out)
-    assert state["step"] == 6 and state["data_position"] == 24 and state["method"]["extra"] == {"calls": 6}
+    assert state.step == 6 and state.data_position == 24 and state.method["extra"] == {"calls": 6}
     lines = run.losses_file.read_text().splitlines()
     assert lines[0] == "step,name,value" and [l.split(",")[0] for l in lines[1:]] == [
         "2", "2", "4", "4", "6", "6"]
@@ -171,12 +172,12 @@ def test_sigkill_and_rerun_gives_bit_identical_weights(tmp_path):
     finish(rerun)
 
     a, b = final_state(tmp_path / "whole"), final_state(tmp_path / "killed")
-    assert a["step"] == b["step"] == 24
-    for name, tensor in a["method"]["networks"]["g"].items():
-        assert torch.equal(tensor, b["method"]["networks"]["g"][name]), (name, killed_at, delay)
-    assert torch.equal(a["method"]["optimizers"]["g"]["state"][0]["exp_avg"],
-                       b["method"]["optimizers"]["g"]["state"][0]["exp_avg"])
-    assert a["method"]["extra"] == b["method"]["extra"] == {"calls": 24}
+    assert a.step == b.step == 24
+    for name, tensor in a.method["networks"]["g"].items():
+        assert torch.equal(tensor, b.method["networks"]["g"][name]), (name, killed_at, delay)
+    assert torch.equal(a.method["optimizers"]["g"]["state"][0]["exp_avg"],
+                       b.method["optimizers"]["g"]["state"][0]["exp_avg"])
+    assert a.method["extra"] == b.method["extra"] == {"calls": 24}
     losses = [(tmp_path / r / "losses.csv").read_text() for r in ("whole", "killed")]
     assert losses[0] == losses[1]
     assert len(run.read_manifest()["resumed"]) == 1
@@ -225,9 +226,9 @@ def test_sigkill_of_a_two_process_run_and_rerun_gives_bit_identical_weights(tmp_
     finish(whole)
     finish(torchrun("killed"))
     a, b = final_state(tmp_path / "whole"), final_state(tmp_path / "killed")
-    assert a["step"] == b["step"] == 16 and len(b["rng"]) == 2
-    for name, tensor in a["method"]["networks"]["g"].items():
-        assert torch.equal(tensor, b["method"]["networks"]["g"][name]), name
+    assert a.step == b.step == 16 and len(b.rng) == 2
+    for name, tensor in a.method["networks"]["g"].items():
+        assert torch.equal(tensor, b.method["networks"]["g"][name]), name
     assert len(runs.RunFolder(tmp_path / "killed").read_manifest()["resumed"]) == 1
 
 
@@ -240,10 +241,10 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     train_in_process(cfg, tmp_path / "one")
     finish(pair)
     a, b = final_state(tmp_path / "one"), final_state(tmp_path / "two")
-    assert len(a["rng"]) == 1 and len(b["rng"]) == 2
+    assert len(a.rng) == 1 and len(b.rng) == 2
     assert runs.RunFolder(tmp_path / "two").read_manifest()["world_size"] == 2
-    for name, tensor in a["method"]["networks"]["g"].items():
-        torch.testing.assert_close(b["method"]["networks"]["g"][name], tensor, rtol=0, atol=1e-5)
+    for name, tensor in a.method["networks"]["g"].items():
+        torch.testing.assert_close(b.method["networks"]["g"][name], tensor, rtol=0, atol=1e-5)
     cfg = toy_method.tiny_config()
-    initial = train.build_method(cfg, train.method_spec(cfg, (0.0, 0.0, 0.0)), torch.device("cpu"))
-    assert not torch.equal(initial.networks["g"][0].weight, a["method"]["networks"]["g"]["0.weight"])
+    initial = setup.method_without_data(cfg)
+    assert not torch.equal(initial.networks["g"][0].weight, a.method["networks"]["g"]["0.weight"])

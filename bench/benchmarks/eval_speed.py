@@ -23,10 +23,12 @@ from torch.utils.data import DataLoader
 from bench import config as config_module
 from bench.benchmarks.record import DEFAULT_DIR, Record
 from bench.data import masks
-from bench.evaluate import (MaskedImages, RowWriter, Timings, row_constants, save_samples,
+from bench.evaluate import (MaskedImages, Timings, batch_rows, row_constants, save_samples,
                             scored_batches, test_mask_set)
 from bench.method import Method
-from bench.train import build_method, method_spec, open_data, resolve_device
+from bench.records import rows
+from bench.runs import RunFolder
+from bench.setup import method_without_data, open_data, resolve_device
 
 NO_MODEL = "none"
 
@@ -72,7 +74,7 @@ def main() -> None:
     })
     device = torch.device(resolve_device(config.train.device))
     method = (MaskedInput() if args.method == NO_MODEL
-              else build_method(config, method_spec(config, (0.0, 0.0, 0.0)), device).eval())
+              else method_without_data(config, device).eval())
     dataset = open_data(config, "test")
     count = min(args.count, len(dataset))
     setting = masks.EvalSetting(args.setting)
@@ -82,11 +84,12 @@ def main() -> None:
     timings, writing = Timings(), 0.0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        writer = RowWriter(Path(folder) / "rows.csv", row_constants(config, method, "none"))
+        writer = rows.Writer(RunFolder(Path(folder)).rows_file)
+        fixed = row_constants(config, method, "none")
         for batch, composite, scores in scored_batches(method, loader, device, seed=0, timings=timings):
             clock = time.perf_counter()
             save_samples(Path(folder) / "samples", batch, composite, args.samples)
-            writer.write(batch, scores, setting)
+            writer.write(batch_rows(fixed, batch, scores, setting))
             writing += time.perf_counter() - clock
     total = time.perf_counter() - started
     parts = {"data loading (waiting on workers)": timings.data, "inference": timings.inference,
