@@ -21,6 +21,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -152,6 +153,23 @@ def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, l
 
 
 # --- the evaluator -------------------------------------------------------------------------
+def missing_folders(path: Path) -> list[Path]:
+    """`path` and those of its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    return missing
+
+
+def remove_unused(created: list[Path]) -> None:
+    """Remove the folders a failed evaluation created and left with nothing but its lock file
+    (weights that did not load leave no run folder behind)."""
+    for folder in created:
+        if folder.is_dir() and all(p.name == lock.LOCK_NAME for p in folder.iterdir()):
+            shutil.rmtree(folder)
+
+
 def evaluate_official(config: Config, weights_path: Path | str, *, run_dir: Path | None = None,
                       runs_root: Path = runs.RUNS_ROOT, overrides: Sequence[str] = (),
                       progress: bool = True) -> Path:
@@ -186,10 +204,14 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
         config = config_module.load(runs.RunFolder(run_dir).config_file, overrides)
     owns_group = not distributed.is_distributed()
     device = distributed.setup(resolve_device(config.train.device))
+    created = missing_folders(Path(run_dir))
     try:
         with contextlib.ExitStack() as held:
             distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), say)))
             return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
+    except BaseException:
+        distributed.on_rank_zero(lambda: remove_unused(created))
+        raise
     finally:
         if owns_group:
             distributed.teardown()
@@ -249,7 +271,7 @@ class Evaluator:
                             batch_size=self.config.eval.batch_size,
                             num_workers=self.config.eval.num_workers,
                             pin_memory=self.device.type == "cuda")
-        samples = self.eval_dir / "samples" / setting.folder
+        samples = self.run_folder.samples_dir / setting.folder
         bar = tqdm(total=len(todo), desc=setting.folder, unit="img", dynamic_ncols=True,
                    disable=not self.progress or self.rank != 0 or not todo)
         for batch, composite, scores in scored_batches(self.method, loader, self.device,

@@ -26,7 +26,7 @@ from PIL import Image, ImageFilter
 
 from bench import metrics, runs, setup
 from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_image, to_tensor
-from bench.method import Method, MethodSpec
+from bench.method import Method, MethodSpec, ReleaseError
 from bench.records import checkpoint as checkpoint_record
 
 DEFAULT_SIZE = 256  # working size of an official checkpoint when --size is not given
@@ -53,7 +53,14 @@ def load_method(name: str, checkpoint: Path, size: int) -> tuple[Method, int]:
         if record.method_name != name:
             raise InpaintError(f"{checkpoint}: holds method {record.method_name!r}, not {name!r}")
         return setup.method_from_checkpoint(record, torch.device("cpu")), record.spec.image_size
-    return setup.method_from_official(name, MethodSpec(image_size=size), path, torch.device("cpu")), size
+    try:
+        return setup.method_from_official(name, MethodSpec(image_size=size), path, torch.device("cpu")), size
+    except ReleaseError:  # the method's release reader knew what to say
+        raise
+    except Exception:
+        if path.is_file():  # a file that is no torch file at all: name it and what was expected
+            runs.read_torch(path, f"a run checkpoint or released {name} weights")
+        raise
 
 
 def read_mask(path: Path, width: int, height: int) -> np.ndarray:

@@ -184,7 +184,7 @@ def report_stage(profile: profiles.Profile, run_ids: list[str], runs_root: Path,
     from bench import tables
     from bench.report.build import build_report
 
-    run_dirs = [runs_root / i for i in run_ids if (runs_root / i / "eval" / "rows.csv").is_file()]
+    run_dirs = [runs_root / i for i in run_ids if runs.RunFolder(runs_root / i).rows_file.is_file()]
     if not run_dirs:
         raise ReproduceError(f"no evaluated runs of profile {profile.name!r} under {runs_root}; run the eval stage")
     title = f"inpaint-bench — {profile.name}: {profile.description}"

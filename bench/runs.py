@@ -236,6 +236,11 @@ class RunFolder:
     def rows_file(self) -> Path:
         return self.eval_dir / "rows.csv"
 
+    @property
+    def samples_dir(self) -> Path:
+        """The sample composites evaluation saves, one sub-folder per mask setting."""
+        return self.eval_dir / "samples"
+
     def row_part(self, rank: int) -> Path:
         """The rows shard process `rank` writes under torchrun (merged into rows_file)."""
         return self.eval_dir / f"rows.part{rank:03d}.csv"

@@ -26,7 +26,6 @@ import contextlib
 import math
 import os
 import random
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path

@@ -70,11 +70,11 @@ class RunRecord:
 
     @property
     def rows_file(self) -> Path:
-        return self.folder.eval_dir / "rows.csv"
+        return self.folder.rows_file
 
     @property
     def samples_dir(self) -> Path:
-        return self.folder.eval_dir / "samples"
+        return self.folder.samples_dir
 
     def sample_folders(self) -> list[Path]:
         """The per-setting sample folders under eval/samples (empty when none were saved)."""
