@@ -1,12 +1,12 @@
 """Benchmark the data side: irregular-mask generation per bucket and size, and metric scoring.
 
-    python -m bench.benchmarks.data_speed [--size 64,128,256] [--masks 2000] [--pairs 1000]
-                                          [--out results/benchmarks/data_speed.txt]
+    python -m bench.benchmarks.data_speed [--size 64,128,256] [--masks 2000] [--pairs 1000] [--out DIR]
 
 Prints, for each mask size, the seconds for one bucket of generated masks (one core) and the
 slowest single mask (a sign of rejection sampling redrawing); then seconds for scoring image
 pairs with every metric (L1 ×2, PSNR, SSIM, MS-SSIM) at the largest size, in batches as the
-evaluator scores them. What it prints is also written to --out.
+evaluator scores them. What it prints is also written, with the environment, to `--out`
+(bench/benchmarks/record.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from pathlib import Path
 
 import torch
 
-from bench import metrics, runs
+from bench import metrics
+from bench.benchmarks.record import DEFAULT_DIR, Record
 from bench.data import masks
 
 
@@ -51,26 +52,22 @@ def main() -> None:
     parser.add_argument("--masks", type=int, default=2000, help="masks per bucket")
     parser.add_argument("--pairs", type=int, default=1000, help="image pairs to score")
     parser.add_argument("--batch", type=int, default=25)
-    parser.add_argument("--out", type=Path, default=Path("results/benchmarks/data_speed.txt"),
-                        help="file the printed figures are also written to")
+    parser.add_argument("--out", type=Path, default=DEFAULT_DIR,
+                        help=f"folder for the JSON + CSV of the figures (default {DEFAULT_DIR})")
     args = parser.parse_args()
-    lines = []
-
-    def say(line: str) -> None:
-        print(line, flush=True)
-        lines.append(line + "\n")
-
+    record = Record("data_speed", vars(args), "cpu")
     for size in args.size:
         for bucket, (seconds, slowest) in enumerate(time_masks(size, args.masks)):
-            say(f"masks  bucket {masks.BUCKET_LABELS[bucket]:11s} {args.masks} at {size}²: {seconds:6.2f} s "
-                f"(one core; slowest mask {slowest * 1000:.1f} ms)")
+            record.say(f"masks  bucket {masks.BUCKET_LABELS[bucket]:11s} {args.masks} at {size}²: {seconds:6.2f} s "
+                       f"(one core; slowest mask {slowest * 1000:.1f} ms)")
+            record.add(measure="masks", size=size, bucket=masks.BUCKET_LABELS[bucket], count=args.masks,
+                       seconds=seconds, slowest_mask_s=slowest)
     size = max(args.size)
     seconds = time_metrics(size, args.pairs, args.batch)
-    say(f"metrics {args.pairs} pairs at {size}², batch {args.batch}, {torch.get_num_threads()} threads: "
-        f"{seconds:6.2f} s ({args.pairs / seconds:.1f} pairs/s)")
-    runs.write_text(args.out, "".join(lines))
-    print(f"wrote {args.out}")
-
+    record.say(f"metrics {args.pairs} pairs at {size}², batch {args.batch}, {torch.get_num_threads()} threads: "
+               f"{seconds:6.2f} s ({args.pairs / seconds:.1f} pairs/s)")
+    record.add(measure="metrics", size=size, count=args.pairs, seconds=seconds, pairs_per_s=args.pairs / seconds)
+    record.write(args.out)
 
 if __name__ == "__main__":
     main()
