@@ -23,6 +23,8 @@ from typing import Any, Literal
 
 import yaml
 
+# The registry is a leaf (it imports only the Method contract and loads no model until one is
+# built), so the default method is its reference entry itself, not a second copy of the name.
 from bench import methods
 from bench.data.masks import EVAL_SETTINGS
 

@@ -240,7 +240,7 @@ class Evaluator:
             self.checkpoint = path.name
         self.method.eval()
         self.dataset = open_data(config, "test")
-        recorded = self.run_folder.read_manifest().get("split") if official is None else None
+        recorded = self.run_folder.read_manifest().split if official is None else None
         if recorded is not None and recorded["test"] != splits.fingerprint(self.dataset.ids):
             raise EvaluationError(splits.mismatch(self.run_folder.manifest_file, "test",
                                                   recorded["test"], splits.fingerprint(self.dataset.ids)))

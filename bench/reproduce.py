@@ -134,7 +134,7 @@ def release_stage(run: profiles.PlannedRun, weights_path: Path, runs_root: Path,
 def train_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: bool) -> None:
     run_dir = runs_root / run.run_id
     folder = runs.RunFolder(run_dir)
-    if folder.manifest_file.is_file() and folder.read_manifest().get("status") == "finished":
+    if folder.manifest_file.is_file() and folder.read_manifest().status == "finished":
         say(f"train {run.run_id}: finished already, skipped")
         return
     say(f"train {run.run_id}")

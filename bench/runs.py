@@ -36,6 +36,8 @@ import torch
 from bench import config as config_module
 from bench import lock
 from bench.config import Config
+from bench.records.manifest import Manifest
+from bench.records.manifest import from_dict as manifest_from_dict
 
 RUNS_ROOT = Path("results/runs")
 PACKAGES = ("torch", "numpy", "pillow", "scikit-image", "pytorch-msssim", "pandas", "pyyaml",
@@ -248,15 +250,19 @@ class RunFolder:
     def row_parts(self) -> list[Path]:
         return sorted(self.eval_dir.glob("rows.part*.csv"))
 
-    def read_manifest(self) -> dict[str, Any]:
-        return read_json(self.manifest_file)
+    def read_manifest(self) -> Manifest:
+        """The run's manifest record (bench.records.manifest), checked field by field."""
+        return manifest_from_dict(self.manifest_file, read_json(self.manifest_file))
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        write_json(self.manifest_file, manifest.to_dict())
 
     def read_config(self) -> Config:
         return config_module.load(self.config_file)
 
-    def update_manifest(self, **changes: Any) -> dict[str, Any]:
-        manifest = {**self.read_manifest(), **changes}
-        write_json(self.manifest_file, manifest)
+    def update_manifest(self, **changes: Any) -> Manifest:
+        manifest = self.read_manifest().replace(**changes)
+        self.write_manifest(manifest)
         return manifest
 
 
@@ -273,9 +279,9 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
     wanted = config_module.to_dict(config)
     if run.manifest_file.is_file():
         manifest = run.read_manifest()
-        if manifest.get("status") == "finished":
+        if manifest.status == "finished":
             raise RunError(
-                f"{run.path}: run {manifest.get('run_id')!r} is finished and is never overwritten; "
+                f"{run.path}: run {manifest.run_id!r} is finished and is never overwritten; "
                 f"evaluate it with `inpaint-bench evaluate {run.path}` or train again under a "
                 "new id (--run-id NEW)"
             )
@@ -284,8 +290,8 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
         if changed and never_started(run):  # nothing to resume: the new config takes the id
             run.method_file.unlink(missing_ok=True)
             write_text(run.config_file, config_module.dump(config))
-            write_json(run.manifest_file, new_manifest(config, command=command, device=device,
-                                                       world_size=world_size))
+            run.write_manifest(new_manifest(config, command=command, device=device,
+                                            world_size=world_size))
             return run
         if changed:
             raise RunError(
@@ -294,18 +300,15 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
             )
         remove_stale_temporaries(run.path)
         remove_stale_temporaries(run.checkpoints)
-        manifest.pop("error", None)  # left by a failed attempt
-        write_json(run.manifest_file, {
-            **manifest, "status": "running", "resumed": manifest.get("resumed", []) + [_now()],
-            "command": command, "device": device, "world_size": world_size,
-        })
+        run.write_manifest(manifest.replace(  # error: left by a failed attempt
+            status="running", error=None, resumed=[*manifest.resumed, _now()], command=command,
+            device=device, world_size=world_size))
         return run
     run.path.mkdir(parents=True, exist_ok=True)
     run.checkpoints.mkdir(exist_ok=True)
     write_text(run.config_file, config_module.dump(config))
-    write_json(run.manifest_file, {**new_manifest(config, command=command, device=device,
-                                                  world_size=world_size),
-                                   "provenance": trained_provenance(config)})
+    run.write_manifest(new_manifest(config, command=command, device=device, world_size=world_size)
+                       .replace(provenance=trained_provenance(config)))
     return run
 
 
@@ -325,37 +328,25 @@ def open_evaluation_run(path: Path, config: Config, *, command: list[str], devic
         if changed:
             raise RunError(f"{run.path}: holds another evaluation ({', '.join(changed)} differ); "
                            "pick a new id (--run-id NEW)")
-        if run.read_manifest().get("provenance") != provenance:
+        if run.read_manifest().provenance != provenance:
             raise RunError(f"{run.path}: holds an evaluation of other weights (provenance "
                            "differs); pick a new id (--run-id NEW)")
         return run
     run.path.mkdir(parents=True, exist_ok=True)
     write_text(run.config_file, config_module.dump(config))
     manifest = new_manifest(config, command=command, device=device, world_size=1)
-    write_json(run.manifest_file, {**manifest, "status": "finished", "finished": manifest["started"],
-                                   "official_checkpoint": str(checkpoint), "provenance": provenance})
+    run.write_manifest(manifest.replace(status="finished", finished=manifest.started,
+                                        official_checkpoint=str(checkpoint), provenance=provenance))
     return run
 
 
-def new_manifest(config: Config, *, command: list[str], device: str, world_size: int) -> dict[str, Any]:
+def new_manifest(config: Config, *, command: list[str], device: str, world_size: int) -> Manifest:
+    """The manifest of a run starting now: running, never resumed."""
     sha, dirty = git_state()
-    return {
-        "run_id": config.run_id,
-        "profile": config.run.profile,
-        "method": config.method.name,
-        "dataset": config.data.dataset,
-        "git_sha": sha,
-        "git_dirty": dirty,
-        "packages": package_versions(),
-        "command": command,
-        "seed": config.train.seed,
-        "device": device,
-        "world_size": world_size,
-        "started": _now(),
-        "finished": None,
-        "status": "running",
-        "resumed": [],
-    }
+    return Manifest(run_id=config.run_id, profile=config.run.profile, method=config.method.name,
+                    dataset=config.data.dataset, git_sha=sha, git_dirty=dirty,
+                    packages=package_versions(), command=command, seed=config.train.seed,
+                    device=device, world_size=world_size, started=_now())
 
 
 def trained_provenance(config: Config) -> dict[str, Any]:
@@ -377,7 +368,7 @@ def run_status(run: RunFolder) -> tuple[str, str | None]:
     A manifest left at 'running' by a process that died (SIGKILL, power loss, a disk too full
     to record its error) reads as 'failed'."""
     manifest = run.read_manifest()
-    status, error = manifest.get("status"), manifest.get("error")
+    status, error = manifest.status, manifest.error
     holder = lock.holder(run.path)
     if holder is not None and status != "finished":
         return "running", lock.describe(holder)

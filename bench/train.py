@@ -202,7 +202,7 @@ class Trainer:
         """Record the split lists' checksums (first start) or refuse a different train split."""
         current = {"train": splits.fingerprint(self.dataset.ids),
                    "test": splits.fingerprint(open_data(self.config, "test").ids)}
-        recorded = self.run_folder.read_manifest().get("split")
+        recorded = self.run_folder.read_manifest().split
         if recorded is None:
             self.run_folder.update_manifest(split=current)
         elif recorded["train"] != current["train"]:

@@ -22,6 +22,7 @@ from PIL import Image
 
 from bench.data.masks import BUCKET_LABELS
 from bench.records import rows
+from bench.records.manifest import Manifest
 from bench.runs import RunFolder
 
 SAMPLE_SIZE = 32
@@ -121,14 +122,11 @@ def make_run(root: Path, run_id: str, method: str, dataset: str, *, quality: flo
         for step in range(40):
             writer.writerow([step, "gen_l1", 1.0 / (1 + 0.1 * step) + 0.05 * rng.random()])
             writer.writerow([step, "dis_adv", 0.7 + 0.1 * rng.standard_normal()])
-    manifest = {"run_id": run_id, "method": method, "dataset": dataset,
-                "git_sha": "0123456789abcdef0123", "git_dirty": True, "packages": {"torch": "2.x"},
-                "command": ["inpaint-bench", "train"], "seed": 0, "device": "cpu",
-                "started": "2025-01-01T00:00:00+00:00", "finished": "2025-01-01T00:10:00+00:00",
-                "status": "finished"}
-    if profile:
-        manifest["profile"] = profile
-    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    RunFolder(run_dir).write_manifest(Manifest(
+        run_id=run_id, profile=profile, method=method, dataset=dataset,
+        git_sha="0123456789abcdef0123", git_dirty=True, packages={"torch": "2.x"},
+        command=["inpaint-bench", "train"], seed=0, device="cpu", world_size=1,
+        started="2025-01-01T00:00:00+00:00", finished="2025-01-01T00:10:00+00:00", status="finished"))
     card = {"name": method, "description": f"synthetic {method}", "parameter_counts": {"generator": 12345},
             "departures": list(departures), "protocol": protocol or {}}
     (run_dir / "method.json").write_text(json.dumps(card))

@@ -1,9 +1,12 @@
 """bench.config: typed loading, clear errors, overrides, and the YAML round trip."""
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 
-from bench import config
+from bench import config, methods
 from bench.config import Config, ConfigError
 
 
@@ -77,3 +80,11 @@ def test_differences_lists_dotted_keys():
     a = config.to_dict(Config())
     b = config.to_dict(config.from_dict({"train": {"seed": 1}, "method": {"options": {"x": 1}}}))
     assert config.differences(a, b) == ["method.options.x", "run.id", "train.seed"]
+
+
+def test_the_default_method_is_the_registry_reference_and_loads_no_model():
+    assert Config().method.name == methods.REFERENCE
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, bench.config; print(sorted({m.split('.')[0] for m in sys.modules}))"],
+        capture_output=True, text=True, check=True).stdout
+    assert "'models'" not in loaded and "'baselines'" not in loaded

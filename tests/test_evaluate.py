@@ -113,7 +113,7 @@ def test_official_weights_go_through_load_official(run_dir, tmp_path):
     ours = read(run_dir / "eval" / "rows.csv")
     assert {r["checkpoint"] for r in rows} == {"official:toy_official.pth"}
     assert [r["psnr"] for r in rows] == [r["psnr"] for r in ours]  # the same weights
-    assert runs.RunFolder(official).read_manifest()["status"] == "finished"
+    assert runs.RunFolder(official).read_manifest().status == "finished"
     plain = dataclasses.replace(cfg, method=dataclasses.replace(cfg.method, name="toy-plain"))
     with pytest.raises(ReleaseError, match="'toy-plain' cannot load released weights"):
         evaluate.evaluate(plain, run_dir=tmp_path / "plain", official=weights, progress=False)

@@ -1,5 +1,5 @@
-"""Tests for bench.records: the checkpoint's format version, and each run-folder file name
-defined in one module only."""
+"""Tests for bench.records: the checkpoint's format version, the manifest's typed fields, and
+each run-folder file name defined in one module only."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ import pytest
 
 from bench import methods, runs, train
 from bench.method import MethodSpec
+from bench import config
 from bench.records import checkpoint as checkpoint_record
+from bench.records import manifest as manifest_record
 from tests import toy_method
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 RUN_FOLDER_NAMES = ("config.yaml", "manifest.json", "method.json", "losses.csv", "rows.csv",
                     "rows.part", "step_", ".sha256")
-# The report's own readers, being moved onto bench.runs.RunFolder by the results part of
-# issue 13 (bench/report/build.py, reproduce.report_stage); remove once that part is merged.
 
 
 def _record(step: int = 2) -> checkpoint_record.Checkpoint:
@@ -81,6 +81,51 @@ def _names(path: Path) -> list[str]:
     return [node.value for node in ast.walk(tree) if isinstance(node, ast.Constant)
             and isinstance(node.value, str) and id(node) not in docstrings
             and not any(c.isspace() for c in node.value)]
+
+
+def _manifest(tmp_path) -> tuple[runs.RunFolder, manifest_record.Manifest]:
+    cfg = config.resolve(config.from_dict({"run": {"id": "m"}}))
+    return (runs.open_run(tmp_path / "m", cfg, command=["x"], device="cpu", world_size=1),
+            runs.new_manifest(cfg, command=["x"], device="cpu", world_size=1))
+
+
+def test_a_manifest_round_trips_through_its_record(tmp_path):
+    run, _ = _manifest(tmp_path)
+    written = run.read_manifest()
+    assert written.status == "running" and written.provenance == {"kind": "trained", "recipe": None}
+    runs.fail_run(run, "boom")
+    assert run.read_manifest() == written.replace(status="failed", error="boom")
+    assert "error" not in written.to_dict() and "split" not in written.to_dict()  # optional, unset
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"colour": "red"}, r"unknown key 'colour'; a manifest has run_id, profile"),
+    ({"seed": "0"}, r"seed is '0', expected int"),
+    ({"seed": True}, r"seed is True, expected int"),
+    ({"git_dirty": "no"}, r"git_dirty is 'no', expected bool \| None"),
+    ({"resumed": [1]}, r"resumed is \[1\], expected list\[str\]"),
+    ({"status": "done"}, r"status 'done' is not one of running, finished, failed"),
+    ({"world_size": 0}, r"world_size 0 is not a positive process count"),
+])
+def test_a_bad_manifest_is_refused_naming_the_file_and_key(tmp_path, change, message):
+    run, _ = _manifest(tmp_path)
+    runs.write_json(run.manifest_file, {**runs.read_json(run.manifest_file), **change})
+    with pytest.raises(manifest_record.ManifestError, match=rf"^{run.manifest_file}: {message}"):
+        run.read_manifest()
+
+
+def test_a_manifest_missing_a_field_or_not_an_object_is_refused(tmp_path):
+    run, _ = _manifest(tmp_path)
+    data = runs.read_json(run.manifest_file)
+    del data["device"]
+    runs.write_json(run.manifest_file, data)
+    with pytest.raises(manifest_record.ManifestError, match=r"manifest.json: missing key 'device'$"):
+        run.read_manifest()
+    runs.write_json(run.manifest_file, [1, 2])
+    with pytest.raises(manifest_record.ManifestError, match=r"holds list, not a JSON object"):
+        run.read_manifest()
+    with pytest.raises(manifest_record.ManifestError, match=r"no manifest field 'stauts'"):
+        _manifest(tmp_path / "other")[1].replace(stauts="finished")
 
 
 def test_each_run_folder_file_name_is_defined_in_one_module():

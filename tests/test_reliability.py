@@ -74,7 +74,7 @@ def test_a_second_process_is_refused_naming_the_holder_and_a_dead_holder_is_take
 
     first.send_signal(signal.SIGKILL)
     first.wait()
-    assert run.read_manifest()["status"] == "running"  # what the dead process left on disk
+    assert run.read_manifest().status == "running"  # what the dead process left on disk
     status, why = runs.run_status(run)
     assert status == "failed" and "stopped without recording why" in why
     rerun = start(toy_cli("train", cfg, "--no-progress", "--run-dir", "r"), tmp_path)
@@ -197,7 +197,7 @@ def test_evaluation_from_another_directory_after_the_folder_grew_uses_or_refuses
     cfg = toy_method.tiny_config("data.dataset=facade", f"data.root={data}", "train.iterations=2", "data.size=48",
                                  "eval.masks=[center]", "eval.count=null")
     out = train.train(cfg, run_dir=tmp_path / "r", progress=False)
-    recorded = runs.RunFolder(out).read_manifest()["split"]
+    recorded = runs.RunFolder(out).read_manifest().split
     test_ids = datasets.open_dataset("facade", "test", size=32, root=data).ids
     assert recorded["test"]["count"] == len(test_ids) == 3
     make_facade(data, 40, start_at=20)  # the folder grew

@@ -6,7 +6,6 @@ chromium`); without it the test fails, unless INPAINT_BENCH_NO_BROWSER=1 says to
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -21,6 +20,7 @@ from PIL import Image
 from bench import audit, tables
 from bench.report import build_report
 from bench.report.results import SAMPLE_BANNER, SMOKE_BANNER
+from bench.runs import RunFolder
 
 N_BOOT = 100
 TABLE_KEYS = ("runs", "table1", "table2", "table3", "table4", "tableA3", "tableA4", "tableA5",
@@ -115,8 +115,7 @@ def test_single_run_without_evaluation(tmp_path, run_factory):
     assert SMOKE_BANNER not in html and SAMPLE_BANNER not in html
     assert "not run" in table_block(html, "table2")
     assert len(re.findall(r'src="data:image/png', html)) == 4 + 1  # bucket plots + one loss figure
-    manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["run_id"] in table_block(html, "runs")
+    assert RunFolder(run).read_manifest().run_id in table_block(html, "runs")
 
 
 def test_report_rejects_a_missing_run_folder(tmp_path):

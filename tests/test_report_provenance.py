@@ -1,18 +1,17 @@
 """Every number says where it came from: provenance in each table row, in the runs table and in
 each run card, and the paper profile's section setting each protocol beside the paper's words."""
 
-import json
 import re
 
 from bench import profiles
 from bench.report import build_report
+from bench.runs import RunFolder
 
 DIGEST = "ab" * 32
 
 
 def _with_provenance(run_dir, provenance):
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    (run_dir / "manifest.json").write_text(json.dumps({**manifest, "provenance": provenance}))
+    RunFolder(run_dir).update_manifest(provenance=provenance)
     return run_dir
 
 

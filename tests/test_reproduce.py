@@ -30,8 +30,8 @@ def test_smoke_profile_writes_every_run_tables_and_report(smoke):
     assert [d.name for d in run_dirs] == ["smoke-glcic-sample-64px", "smoke-pennet-sample-64px",
                                            "smoke-picnet-sample-64px", "smoke-srpnet-sample-64px"]
     for run_dir in run_dirs:
-        manifest = runs.read_json(run_dir / "manifest.json")
-        assert manifest["status"] == "finished" and manifest["profile"] == "smoke"
+        manifest = runs.RunFolder(run_dir).read_manifest()
+        assert manifest.status == "finished" and manifest.profile == "smoke"
         rows = (run_dir / "eval" / "rows.csv").read_text().splitlines()
         assert len(rows) == 1 + 2 * 3  # header + 2 images × 3 mask settings
     report = root / "reports" / "smoke" / "report.html"
@@ -75,8 +75,8 @@ def test_nproc_trains_and_evaluates_under_torchrun(tmp_path):
                   str(tmp_path / "runs"), "--reports-root", str(tmp_path / "reports"), "--no-progress", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = tmp_path / "runs" / "smoke-pennet-sample-64px"
-    manifest = runs.read_json(run_dir / "manifest.json")
-    assert manifest["status"] == "finished" and manifest["world_size"] == 2
+    manifest = runs.RunFolder(run_dir).read_manifest()
+    assert manifest.status == "finished" and manifest.world_size == 2
     rows = (run_dir / "eval" / "rows.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 3 and not list((run_dir / "eval").glob("rows.part*"))
 

@@ -45,9 +45,9 @@ def test_train_missing_trains_the_baseline_with_its_authors_recipe(facade, capsy
     out = capsys.readouterr().out
     assert "--train-missing: training pennet on facade with the authors' recipe instead" in out
     run_dir = facade / "runs" / "paper-pennet-facade-64px"
-    manifest = runs.read_json(run_dir / "manifest.json")
-    assert manifest["status"] == "finished"
-    assert manifest["provenance"] == {"kind": "trained", "recipe": "authors"}
+    manifest = runs.RunFolder(run_dir).read_manifest()
+    assert manifest.status == "finished"
+    assert manifest.provenance == {"kind": "trained", "recipe": "authors"}
     config = runs.RunFolder(run_dir).read_config()
     assert (config.data.train_masks, config.data.mask_augment, config.data.color_jitter) == ("square", True, True)
     html = report.read_text()
@@ -68,7 +68,7 @@ def test_a_present_release_is_evaluated_from_its_file_and_reported_so(facade):
     report = _reproduce(facade, ["pennet"])
     assert not (facade / "runs" / "paper-pennet-facade-64px").exists()  # nothing trained
     run_dir = facade / "runs" / "paper-pennet-facade-64px-released"
-    provenance = runs.read_json(run_dir / "manifest.json")["provenance"]
+    provenance = runs.RunFolder(run_dir).read_manifest().provenance
     assert provenance["kind"] == "released" and provenance["release"] == "pennet-facade"
     assert provenance["files"] == {"gen_00042.pth": sha256(weights)}
     assert (run_dir / "eval" / "rows.csv").is_file()

@@ -44,7 +44,7 @@ def test_new_run_has_the_layout_and_manifest(tmp_path):
 def test_unfinished_run_resumes_with_same_config_only(tmp_path):
     open_tiny(tmp_path / "r")
     run = open_tiny(tmp_path / "r")
-    assert len(run.read_manifest()["resumed"]) == 1
+    assert len(run.read_manifest().resumed) == 1
     runs.save_checkpoint(run, 2, state(2), keep_last=2)  # it has started
     other = config.from_dict({"run": {"id": "r"}, "train": {"seed": 4, "iterations": 9}})
     with pytest.raises(RunError, match=r"different config \(train.iterations, train.seed\)"):
@@ -58,13 +58,13 @@ def test_a_run_that_never_started_does_not_block_its_id(tmp_path):
     run = open_tiny(tmp_path / "r", other)
     assert run.read_config() == config.resolve(other)
     manifest = run.read_manifest()
-    assert manifest["status"] == "running" and "error" not in manifest and manifest["resumed"] == []
+    assert manifest.status == "running" and manifest.error is None and manifest.resumed == []
 
 
 def test_finished_run_is_never_reopened(tmp_path):
     run = open_tiny(tmp_path / "r")
     runs.finish_run(run)
-    assert run.read_manifest()["status"] == "finished"
+    assert run.read_manifest().status == "finished"
     before = run.config_file.read_bytes()
     with pytest.raises(RunError, match=r"is finished and is never overwritten.*--run-id NEW"):
         open_tiny(tmp_path / "r")
@@ -111,7 +111,7 @@ def test_evaluation_run_for_official_weights(tmp_path):
     run = runs.open_evaluation_run(tmp_path / "o", cfg, command=["x"], device="cpu",
                                    checkpoint=tmp_path / "w.pth")
     manifest = run.read_manifest()
-    assert manifest["status"] == "finished" and manifest["official_checkpoint"].endswith("w.pth")
+    assert manifest.status == "finished" and manifest.official_checkpoint.endswith("w.pth")
     runs.open_evaluation_run(tmp_path / "o", cfg, command=["x"], device="cpu", checkpoint="w")
     other = config.from_dict({"run": {"id": "o"}, "method": {"name": "glcic"}})
     with pytest.raises(RunError, match=r"method.name differ"):

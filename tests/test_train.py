@@ -96,7 +96,7 @@ def test_training_fills_the_run_folder(tmp_path, capsys):
     run = runs.RunFolder(out)
     assert "train.bf16 applies on GPU only; ignored on cpu" in capsys.readouterr().err
     manifest = run.read_manifest()
-    assert manifest["status"] == "finished" and manifest["finished"] and manifest["world_size"] == 1
+    assert manifest.status == "finished" and manifest.finished and manifest.world_size == 1
     card = json.loads(run.method_file.read_text())
     assert card["parameter_counts"] == {"g": 8 * 4 * 9 + 8 + 3 * 8 * 9 + 3}
     assert card["departures"] == ["a test double, not a model"]
@@ -127,7 +127,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     weights = runs.load_checkpoint(runs.latest_checkpoint(run))["method"]["networks"]["g"]
     assert all(torch.isfinite(w).all() for w in weights.values())
     manifest = run.read_manifest()
-    assert manifest["status"] == "failed" and manifest["error"] == message
+    assert manifest.status == "failed" and manifest.error == message
 
 
 def test_resume_after_a_different_config_is_refused(tmp_path):
@@ -165,7 +165,7 @@ def test_sigkill_and_rerun_gives_bit_identical_weights(tmp_path):
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     run = runs.RunFolder(tmp_path / "killed")
-    assert run.read_manifest()["status"] == "running", f"finished before the kill ({delay:.2f}s)"
+    assert run.read_manifest().status == "running", f"finished before the kill ({delay:.2f}s)"
     killed_at = runs.latest_checkpoint(run).name
     rerun = start(command, tmp_path)
     train_in_process(cfg, tmp_path / "whole")
@@ -180,7 +180,7 @@ def test_sigkill_and_rerun_gives_bit_identical_weights(tmp_path):
     assert a.method["extra"] == b.method["extra"] == {"calls": 24}
     losses = [(tmp_path / r / "losses.csv").read_text() for r in ("whole", "killed")]
     assert losses[0] == losses[1]
-    assert len(run.read_manifest()["resumed"]) == 1
+    assert len(run.read_manifest().resumed) == 1
 
 
 def processes_with(*words):
@@ -221,7 +221,7 @@ def test_sigkill_of_a_two_process_run_and_rerun_gives_bit_identical_weights(tmp_
     for pid in [killed.pid, *workers]:
         os.kill(pid, signal.SIGKILL)
     killed.wait()
-    assert runs.RunFolder(tmp_path / "killed").read_manifest()["status"] == "running"
+    assert runs.RunFolder(tmp_path / "killed").read_manifest().status == "running"
     whole = torchrun("whole")
     finish(whole)
     finish(torchrun("killed"))
@@ -229,7 +229,7 @@ def test_sigkill_of_a_two_process_run_and_rerun_gives_bit_identical_weights(tmp_
     assert a.step == b.step == 16 and len(b.rng) == 2
     for name, tensor in a.method["networks"]["g"].items():
         assert torch.equal(tensor, b.method["networks"]["g"][name]), name
-    assert len(runs.RunFolder(tmp_path / "killed").read_manifest()["resumed"]) == 1
+    assert len(runs.RunFolder(tmp_path / "killed").read_manifest().resumed) == 1
 
 
 def test_two_gloo_processes_match_one_process(tmp_path):
@@ -242,7 +242,7 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     finish(pair)
     a, b = final_state(tmp_path / "one"), final_state(tmp_path / "two")
     assert len(a.rng) == 1 and len(b.rng) == 2
-    assert runs.RunFolder(tmp_path / "two").read_manifest()["world_size"] == 2
+    assert runs.RunFolder(tmp_path / "two").read_manifest().world_size == 2
     for name, tensor in a.method["networks"]["g"].items():
         torch.testing.assert_close(b.method["networks"]["g"][name], tensor, rtol=0, atol=1e-5)
     cfg = toy_method.tiny_config()

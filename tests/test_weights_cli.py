@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from bench import weights
+from bench import runs, weights
 from bench.cli import main
 from tests import release_files
 from tests.parity import needs, official_rows
@@ -58,10 +57,10 @@ def test_evaluate_and_inpaint_official_end_to_end(tmp_path, capsys, method):
     assert main(["evaluate", str(config_file(tmp_path, method)), "--official", str(official),
                  "--runs-root", str(runs_root), "--no-progress"]) == 0
     run = runs_root / f"{method}-sample-64px-seed0"
-    manifest = json.loads((run / "manifest.json").read_text())
+    manifest = runs.RunFolder(run).read_manifest()
     files = [official] if official.is_file() else sorted(official.iterdir())
-    assert manifest["status"] == "finished"
-    assert manifest["provenance"] == {"kind": "released", "format": manifest["provenance"]["format"],
+    assert manifest.status == "finished"
+    assert manifest.provenance == {"kind": "released", "format": manifest.provenance["format"],
                                       "release": official.parent.name if official.is_file() else official.name,
                                       "files": {f.name: weights.sha256(f) for f in files}}
     rows = (run / "eval" / "rows.csv").read_text().splitlines()
@@ -69,7 +68,7 @@ def test_evaluate_and_inpaint_official_end_to_end(tmp_path, capsys, method):
     assert len(rows) == 1 + 2 and all(f",{label}," in r for r in rows[1:])
 
     # the same evaluation by release name under --weights-root reopens the same run folder
-    release = manifest["provenance"]["release"]
+    release = manifest.provenance["release"]
     assert main(["evaluate", str(config_file(tmp_path, method)), "--official", release,
                  "--weights-root", str(root), "--runs-root", str(runs_root), "--no-progress"]) == 0
     assert (run / "eval" / "rows.csv").read_text().splitlines() == rows  # nothing scored twice

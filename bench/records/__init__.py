@@ -3,8 +3,7 @@ code that writes or reads it. The folder's layout (its file names) is `bench.run
 
 - `checkpoint`: the training checkpoint (format version checked on load).
 - `rows`: the per-image evaluation rows (eval/rows.csv): columns, key, writer, reader, shard merge.
+- `manifest`: the run manifest (manifest.json): every field typed and checked on read; the run's
+  life (`bench.runs.open_run`, `finish_run`, `fail_run`, `run_status`) writes it only as this record.
 - `run_folder`: a finished run folder read as one typed record (what the report collects).
-
-The manifest (manifest.json) is still written and read by `bench.runs` (new_manifest,
-finish_run, fail_run, run_status).
 """

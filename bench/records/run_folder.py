@@ -15,6 +15,7 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
+from bench.records.manifest import Manifest
 from bench.runs import LOSS_COLUMNS, RunFolder, read_json
 
 
@@ -34,7 +35,7 @@ class RunRecord:
 
     folder: RunFolder
     config: dict[str, Any]
-    manifest: dict[str, Any]
+    manifest: Manifest | None  # None when the folder has no manifest.json
     card: dict[str, Any]
     losses: pd.DataFrame | None  # losses.csv (step, name, value); None when absent
 
@@ -48,25 +49,27 @@ class RunRecord:
 
     @property
     def run_id(self) -> str:
-        return str(self.manifest.get("run_id") or self.setting("run.id") or self.path.name)
+        return self.manifest.run_id if self.manifest else str(self.setting("run.id") or self.path.name)
 
     @property
     def method(self) -> str:
-        return str(self.manifest.get("method") or self.card.get("name") or self.setting("method.name", "?"))
+        if self.manifest:
+            return self.manifest.method
+        return str(self.card.get("name") or self.setting("method.name", "?"))
 
     @property
     def dataset(self) -> str:
-        return str(self.manifest.get("dataset") or self.setting("data.dataset", "?"))
+        return self.manifest.dataset if self.manifest else str(self.setting("data.dataset", "?"))
 
     @property
     def profile(self) -> str | None:
-        found = self.manifest.get("profile") or self.setting("run.profile")
+        found = self.manifest.profile if self.manifest else self.setting("run.profile")
         return None if found is None else str(found)
 
     @property
     def provenance(self) -> dict[str, Any]:
         """The manifest's provenance record ({} for runs written before it existed)."""
-        return dict(self.manifest.get("provenance") or {})
+        return dict(self.manifest.provenance or {}) if self.manifest else {}
 
     @property
     def rows_file(self) -> Path:
@@ -108,6 +111,6 @@ def read_run_folder(path: Path) -> RunRecord:
         raise FileNotFoundError(f"run folder not found: {folder.path}")
     return RunRecord(
         folder, _read_yaml(folder.config_file),
-        read_json(folder.manifest_file) if folder.manifest_file.is_file() else {},
+        folder.read_manifest() if folder.manifest_file.is_file() else None,
         read_json(folder.method_file) if folder.method_file.is_file() else {},
         read_losses(folder.losses_file))

@@ -212,14 +212,15 @@ def runs_view(runs: list[ReportRun]) -> TableView:
                "image size", "seed"]
     records = []
     for run in runs:
+        manifest = run.manifest
         records.append([
             run.run_id, run.method, run.dataset, run.profile or "—", run.provenance, run.status,
-            (run.manifest.get("git_sha") or "—")[:12], run.manifest.get("git_dirty"),
-            run.manifest.get("device"), _short_time(run.manifest.get("started")),
-            _short_time(run.manifest.get("finished")),
+            ((manifest and manifest.git_sha) or "—")[:12], manifest and manifest.git_dirty,
+            manifest and manifest.device, _short_time(manifest and manifest.started),
+            _short_time(manifest and manifest.finished),
             run.setting("train.iterations"),
             run.last_step, ", ".join(run.evaluated) or "—", run.setting("data.size"),
-            run.manifest.get("seed", run.setting("train.seed")),
+            manifest.seed if manifest else run.setting("train.seed"),
         ])
     frame = pd.DataFrame(records, columns=columns)
     return frame_view("runs", "Runs (from manifest.json, config.yaml, losses.csv, eval/rows.csv)", frame,

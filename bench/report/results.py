@@ -29,6 +29,8 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from bench import audit, metrics, profiles, tables
+from bench.records import manifest as manifest_record
+from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
 from bench.runs import read_json, run_status, write_bytes, write_json
 
@@ -65,18 +67,18 @@ class ReportFolder:
         return self.path / "losses" / f"{run_id}.csv"
 
 
-def provenance_text(manifest: Mapping[str, Any], digits: int = 12) -> str:
+def provenance_text(manifest: Manifest | None, digits: int = 12) -> str:
     """Where a run's weights come from, e.g. "trained — authors' recipe" or "released weights
     (gen.pth, sha256 …)" (sha256 shortened to `digits` hex digits)."""
-    found = manifest.get("provenance") or {}
+    found = (manifest.provenance if manifest else None) or {}
     if found.get("kind") == "released":
         files = "; ".join(f"{name}, sha256 {digest[:digits]}" for name, digest in found.get("files", {}).items())
         return f"released weights {found.get('release', '')} ({files})".replace("  ", " ")
     if found.get("kind") == "trained":
         recipe = found.get("recipe")
         return f"trained — {RECIPE_LABELS.get(recipe, f'{recipe} recipe')}"
-    if manifest.get("official_checkpoint"):
-        return f"official checkpoint ({manifest['official_checkpoint']})"
+    if manifest and manifest.official_checkpoint:
+        return f"official checkpoint ({manifest.official_checkpoint})"
     return "trained — recipe not recorded"
 
 
@@ -91,7 +93,7 @@ class ReportRun:
     released: bool
     provenance: str  # short (sha256 to 12 digits)
     provenance_full: str  # whole sha256
-    manifest: dict[str, Any]
+    manifest: Manifest | None  # None for a folder without manifest.json
     card: dict[str, Any]
     config: dict[str, Any]
     evaluated: list[str]  # checkpoints its rows come from
@@ -104,6 +106,18 @@ class ReportRun:
     def setting(self, dotted: str, default: Any = None) -> Any:
         """The config value under an exact dotted key ("data.size"), else `default`."""
         return lookup(self.config, dotted, default)
+
+
+def run_record(run: ReportRun) -> dict[str, Any]:
+    """A run as results.json holds it (its manifest as manifest.json holds it)."""
+    return {**dataclasses.asdict(run), "manifest": run.manifest.to_dict() if run.manifest else None}
+
+
+def read_report_run(path: Path, data: dict[str, Any]) -> ReportRun:
+    """A run read back from results.json at `path`, its manifest checked as a manifest."""
+    manifest = data.get("manifest")
+    return ReportRun(**{**data, "manifest": None if manifest is None
+                        else manifest_record.from_dict(path, manifest)})
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -182,7 +196,7 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
         "l1": l1, "n_boot": n_boot, "seed": seed,
         "banners": banners,
         "findings": audit.findings(built["audit"]),
-        "runs": [dataclasses.asdict(run) for run in runs],
+        "runs": [run_record(run) for run in runs],
         "tables": {key: table_record(frame) for key, frame in built.items()},
         "protocols": [dataclasses.asdict(p) for p in protocols],
     })
@@ -216,7 +230,7 @@ def read_results(path: Path) -> Results:
     if data.get("format") != FORMAT:
         raise ValueError(f"{folder.results_file}: format {data.get('format')!r}, expected {FORMAT}")
     frames = {key: table_frame(record) for key, record in data["tables"].items()}
-    runs = [ReportRun(**run) for run in data["runs"]]
+    runs = [read_report_run(folder.results_file, run) for run in data["runs"]]
     protocols = [profiles.BaselineProtocol(p["method"], p["paper_says"], tuple(p["notes"]), p["releases"])
                  for p in data["protocols"]]
     return Results(folder, data, runs, frames, protocols)
