@@ -1,8 +1,8 @@
 """Typed run configuration: YAML in, frozen dataclasses out, and back to YAML.
 
-A run's config has six sections (run, method, data, train, eval, weights). Unknown keys are errors that
-name the key's dotted path and suggest the closest known key; bad values name the key and the
-value. `apply_overrides` applies command-line settings such as "train.iterations=10".
+A run's config has six sections (run, method, data, train, eval, weights), checked by
+`bench.typed.build`: unknown keys are errors that name the key's dotted path and suggest the
+closest known key; bad values name the key and the value. `apply_overrides` applies command-line settings such as "train.iterations=10".
 
 Batch size: with `train.batch_size_scope: global` (the default) `train.batch_size` is the
 batch of one optimisation step summed over all processes, divided evenly across them (so a run
@@ -13,9 +13,7 @@ computes the same thing on 1 or N processes); with `per_process` every process t
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import re
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +23,7 @@ import yaml
 
 # The registry is a leaf (it imports only the Method contract and loads no model until one is
 # built), so the default method is its reference entry itself, not a second copy of the name.
-from bench import methods
+from bench import methods, typed
 from bench.data.masks import EVAL_SETTINGS
 
 EVAL_MASK_SETTINGS = tuple(s.name for s in EVAL_SETTINGS)  # the names eval.masks accepts
@@ -136,7 +134,7 @@ class Config:
 def from_dict(raw: Any, *, source: str = "config") -> Config:
     """Build a Config from plain data (YAML's), checking every key and value."""
     try:
-        return _build(Config, {} if raw is None else raw, "")
+        return typed.build(Config, {} if raw is None else raw, "", ConfigError)
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
 
@@ -208,70 +206,6 @@ def differences(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[
 
 # --- internals ---------------------------------------------------------------------------------
 _MISSING = object()
-
-
-def _build(cls: type, raw: Any, path: str) -> Any:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path or 'config'}: expected a mapping, got {raw!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    hints = typing.get_type_hints(cls)
-    for key in raw:
-        if key not in fields:
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = f"; did you mean {close[0]}?" if close else f"; known: {', '.join(fields)}"
-            raise ConfigError(f"{_join(path, key)}: unknown key{hint}")
-    values = {
-        name: _convert(hints[name], raw[name], _join(path, name), fields[name].metadata)
-        for name in fields
-        if name in raw
-    }
-    return cls(**values)
-
-
-def _convert(kind: Any, value: Any, path: str, metadata: typing.Mapping[str, Any]) -> Any:
-    if dataclasses.is_dataclass(kind):
-        return _build(kind, {} if value is None else value, path)
-    origin, args = typing.get_origin(kind), typing.get_args(kind)
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, path, metadata)
-    if origin is Literal:
-        if value not in args:
-            choices = " | ".join(map(str, args))
-            raise ConfigError(f"{path}: bad value {value!r}; expected {choices}")
-        return value
-    if origin is tuple:
-        choices = metadata["choices"]
-        if not isinstance(value, list | tuple) or not value or any(v not in choices for v in value):
-            raise ConfigError(
-                f"{path}: bad value {value!r}; expected a list of {', '.join(choices)}"
-            )
-        return tuple(value)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: bad value {value!r}; expected a mapping")
-        return dict(value)
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: bad value {value!r}; expected true or false")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: bad value {value!r}; expected an integer")
-        if value < metadata.get("min", value):
-            raise ConfigError(f"{path}: bad value {value!r}; must be at least {metadata['min']}")
-        return value
-    if kind is str:
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{path}: bad value {value!r}; expected a non-empty string")
-        return value
-    raise TypeError(f"{path}: unsupported config type {kind!r}")
-
-
-def _join(path: str, key: Any) -> str:
-    return f"{path}.{key}" if path else str(key)
 
 
 def _plain(value: Any) -> Any:

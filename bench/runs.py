@@ -36,8 +36,8 @@ import torch
 from bench import config as config_module
 from bench import lock
 from bench.config import Config
+from bench.records import manifest as manifest_record
 from bench.records.manifest import Manifest
-from bench.records.manifest import from_dict as manifest_from_dict
 
 RUNS_ROOT = Path("results/runs")
 PACKAGES = ("torch", "numpy", "pillow", "scikit-image", "pytorch-msssim", "pandas", "pyyaml",
@@ -252,7 +252,7 @@ class RunFolder:
 
     def read_manifest(self) -> Manifest:
         """The run's manifest record (bench.records.manifest), checked field by field."""
-        return manifest_from_dict(self.manifest_file, read_json(self.manifest_file))
+        return manifest_record.from_dict(self.manifest_file, read_json(self.manifest_file))
 
     def write_manifest(self, manifest: Manifest) -> None:
         write_json(self.manifest_file, manifest.to_dict())
