@@ -347,7 +347,7 @@ class PICNet(Method):
 
     def departures(self) -> list[str]:
         found = [
-            "torch spectral_norm replaces the official SN; u, v update at build and in training.",
+            "u, v start one power step from random (the official's start random), so an eval-mode pass before training divides by a sensible sigma.",
             "inference noise comes from per-image seeded generators, not the global RNG.",
             f"selection rule ({self.selection}): {SELECTION_RULE[self.selection]}.",
         ]

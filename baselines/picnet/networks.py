@@ -23,7 +23,6 @@ import re
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.utils import spectral_norm
 
 NGF = 32  # base width of E, G and D (ngf = ndf = 32)
 MAX_WIDTH = 128  # img_f: the widest feature map
@@ -44,20 +43,74 @@ def width(stage: int) -> int:
     return min(NGF * 2**stage, MAX_WIDTH)
 
 
-def sn(conv: nn.Module) -> nn.Module:
-    """Spectral norm, one power iteration, rows = weight dim 0 (as the official reshape).
+def l2normalize(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """x / (|x| + eps), the official normalisation of the power-iteration vectors."""
+    return x / (x.norm() + eps)
 
-    PyTorch's default conv initialisation is kept: the official orthogonal init skips these
-    convs because its SpectralNorm removes `.weight` before `init_weights` runs.
-    """
-    # departure: torch spectral_norm replaces the official SN; u, v update at build and in training.
-    conv = spectral_norm(conv, dim=0)
-    # One power iteration now (the official one iterates on every forward), so that an eval-mode
-    # forward before any training step divides by a sensible sigma, not u.Wv of random u, v.
+
+class SharedSigma(torch.autograd.Function):
+    """sigma = u . (W v) whose gradient reads u and v when the backward runs, not when the
+    forward ran: the official SpectralNorm's u, v are Parameters whose `.data` each forward pass
+    replaces, so a later pass in the same step (the critic's fake pass after its real pass)
+    changes the gradient of an earlier one. dsigma/dW = u vᵀ with the vectors as they are then."""
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        ctx.vectors = (u, v)  # the buffers themselves, deliberately not saved (versioned) copies
+        return torch.dot(u, torch.mv(matrix, v))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> tuple:
+        u, v = ctx.vectors
+        return grad * torch.outer(u, v), None, None
+
+
+def power_step(conv: nn.Module) -> None:
+    """One official power iteration, in place: v = l2(Wᵀu), then u = l2(W v)."""
     with torch.no_grad():
         matrix = conv.weight_orig.flatten(1)
-        conv.weight_v.copy_(F.normalize(matrix.t() @ conv.weight_u, dim=0, eps=1e-12))
-        conv.weight_u.copy_(F.normalize(matrix @ conv.weight_v, dim=0, eps=1e-12))
+        conv.weight_v.copy_(l2normalize(matrix.t() @ conv.weight_u))
+        conv.weight_u.copy_(l2normalize(matrix @ conv.weight_v))
+
+
+class AuthorsSpectralNorm:
+    """Forward pre-hook: the authors' SpectralNorm (model/external_function.py) on a conv whose
+    weight is `weight_orig`, with vectors `weight_u`, `weight_v` (torch spectral_norm's names).
+
+    In training mode every forward pass takes one power step on the shared u, v in place and
+    divides by sigma = u . (W v) computed from them (`SharedSigma`); in eval mode u, v stay fixed.
+    """
+
+    def __call__(self, conv: nn.Module, inputs: tuple) -> None:
+        del inputs
+        if conv.training:
+            power_step(conv)
+        weight = conv.weight_orig
+        conv.weight = weight / SharedSigma.apply(weight.flatten(1), conv.weight_u, conv.weight_v)
+
+
+def is_spectral_normed(module: nn.Module) -> bool:
+    return any(isinstance(hook, AuthorsSpectralNorm) for hook in module._forward_pre_hooks.values())
+
+
+def sn(conv: nn.Module) -> nn.Module:
+    """The authors' spectral norm (`AuthorsSpectralNorm`), one power iteration, rows = weight
+    dim 0 (as the official reshape), with one power step already taken at build.
+
+    PyTorch's default conv initialisation is kept: the official orthogonal init skips these
+    convs because its SpectralNorm removes `.weight` before `init_weights` runs. u, v start as
+    torch's spectral_norm starts them (normalised normals, u then v, from the global RNG).
+    """
+    weight = conv.weight
+    del conv._parameters["weight"]
+    conv.register_parameter("weight_orig", nn.Parameter(weight.detach()))
+    conv.weight = weight.detach()
+    rows = weight.flatten(1)
+    conv.register_buffer("weight_u", F.normalize(rows.new_empty(rows.shape[0]).normal_(0, 1), dim=0, eps=1e-12))
+    conv.register_buffer("weight_v", F.normalize(rows.new_empty(rows.shape[1]).normal_(0, 1), dim=0, eps=1e-12))
+    conv.register_forward_pre_hook(AuthorsSpectralNorm())
+    # departure: u, v start one power step from random (the official's start random), so an eval-mode pass before training divides by a sensible sigma.
+    power_step(conv)
     return conv
 
 

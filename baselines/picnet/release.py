@@ -14,9 +14,8 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.utils.spectral_norm import SpectralNorm
 
-from baselines.picnet.networks import official_name
+from baselines.picnet.networks import is_spectral_normed, official_name, power_step
 from baselines.release_io import read_torch_file
 from bench.method import OfficialTensor, OfficialWeights, Release, ReleaseError
 
@@ -94,12 +93,8 @@ def read_release(path: Path, networks: dict[str, nn.Module]) -> OfficialWeights:
 def official_power_step(networks: dict[str, nn.Module]) -> None:
     """One power iteration of every spectral-normed conv, as the authors' SpectralNorm takes at
     each forward (v = Wᵀu/(|Wᵀu|+1e-12), then u = Wv/(|Wv|+1e-12)); afterwards u, v stay fixed
-    in eval mode (torch's spectral_norm), where the official keeps stepping at every forward."""
+    in eval mode, where the official keeps stepping at every forward."""
     for net in networks.values():
         for module in net.modules():
-            if any(isinstance(hook, SpectralNorm) for hook in module._forward_pre_hooks.values()):
-                matrix = module.weight_orig.flatten(1)
-                v = matrix.t() @ module.weight_u
-                module.weight_v.copy_(v / (v.norm() + 1e-12))
-                u = matrix @ module.weight_v
-                module.weight_u.copy_(u / (u.norm() + 1e-12))
+            if is_spectral_normed(module):
+                power_step(module)
