@@ -37,6 +37,7 @@ from bench import config as config_module
 from bench import lock
 from bench.config import Config
 from bench.records import manifest as manifest_record
+from bench.records import reading
 from bench.records.manifest import Manifest
 
 RUNS_ROOT = Path("results/runs")
@@ -44,6 +45,13 @@ PACKAGES = ("torch", "numpy", "pillow", "scikit-image", "pytorch-msssim", "panda
             "tensorboard", "inpaint-bench")
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d{7,})\.pt$")
 LOSS_COLUMNS = ("step", "name", "value")
+MANIFEST_FIX = "restore it from a copy, or train the run again under a new id (--run-id NEW)"
+METHOD_CARD_FIX = "restore it, or move it aside and rerun the run's `inpaint-bench train` command to rewrite it"
+LOSSES_FIX = ("restore it, or move it aside (training then logs from its last checkpoint on, and "
+              "the report shows no earlier curve)")
+CHECKSUM_FIX = "restore it, or delete it to load the checkpoint unverified"
+METHOD_CARD_KEYS = {"name": str, "description": str, "parameter_counts": dict, "departures": list,
+                    "protocol": dict, "mean_pixel": list}
 
 
 class RunError(RuntimeError):
@@ -252,13 +260,26 @@ class RunFolder:
 
     def read_manifest(self) -> Manifest:
         """The run's manifest record (bench.records.manifest), checked field by field."""
-        return manifest_record.from_dict(self.manifest_file, read_json(self.manifest_file))
+        data = read_json(self.manifest_file, MANIFEST_FIX)
+        with reading.reading(self.manifest_file, MANIFEST_FIX):
+            return manifest_record.from_dict(self.manifest_file, data)
 
     def write_manifest(self, manifest: Manifest) -> None:
         write_json(self.manifest_file, manifest.to_dict())
 
     def read_config(self) -> Config:
         return config_module.load(self.config_file)
+
+    def read_method_card(self) -> dict[str, Any]:
+        """method.json (what `write_method_card` wrote), each key checked for its type."""
+        card = read_json(self.method_file, METHOD_CARD_FIX)
+        for key, kind in METHOD_CARD_KEYS.items():
+            if key not in card:
+                raise reading.fail(self.method_file, f"no key {key!r}", METHOD_CARD_FIX)
+            if not isinstance(card[key], kind):
+                raise reading.fail(self.method_file, f"{key} is a {type(card[key]).__name__}, "
+                                   f"expected a {kind.__name__}", METHOD_CARD_FIX)
+        return card
 
     def update_manifest(self, **changes: Any) -> Manifest:
         manifest = self.read_manifest().replace(**changes)
@@ -472,7 +493,14 @@ def verify_checkpoint(path: Path) -> None:
     record = checksum_path(path)
     if not record.is_file():
         return
-    expected = record.read_text().split()[0] if record.read_text().split() else ""
+    try:
+        words = reading.text(record, CHECKSUM_FIX).split()
+        if not words or not re.fullmatch(r"[0-9a-f]{64}", words[0]):
+            raise reading.fail(record, "not a sha256sum line (64 hex digits, then the file name)",
+                               CHECKSUM_FIX)
+    except reading.RecordError as error:
+        raise CheckpointError(str(error)) from None
+    expected = words[0]
     try:
         actual = file_sha256(path)
     except OSError as error:
@@ -549,7 +577,8 @@ def resolve_checkpoint(run: RunFolder, which: str | int | Path | None) -> Path:
 
 # --- losses.csv --------------------------------------------------------------------------------
 def truncate_losses(run: RunFolder, before_step: int) -> None:
-    """Keep only loss rows of steps < `before_step` (a resumed run logs the rest again)."""
+    """Keep only loss rows of steps < `before_step` (a resumed run logs the rest again); a
+    losses.csv without its header, or otherwise damaged, is refused (bench.records.reading)."""
     path = run.losses_file
     if not path.is_file():
         return
@@ -557,12 +586,24 @@ def truncate_losses(run: RunFolder, before_step: int) -> None:
     if path.stat().st_size == 0:
         path.unlink()
         return
-    with path.open(newline="") as source, atomic_file(path, "w") as target:
-        rows = csv.reader(source)
-        target.write(csv_line(next(rows)))
-        for row in rows:
-            if int(row[0]) < before_step:
-                target.write(csv_line(row))
+    kept = [row for row in read_losses(path) if row["step"] < before_step]
+    with atomic_file(path, "w") as target:
+        target.write(csv_line(list(LOSS_COLUMNS)))
+        for row in kept:
+            target.write(csv_line([int(row["step"]), row["name"], row["value"]]))
+
+
+def read_losses(path: Path) -> list[dict[str, Any]]:
+    """The complete rows of a losses.csv (step a number, name and value as written); a torn
+    last line is ignored, a damaged file is one RecordError line."""
+    found = reading.csv_rows(path, LOSS_COLUMNS, LOSSES_FIX, numbers=("step",))
+    for number, row in enumerate(found, start=2):
+        try:
+            float(row["value"])
+        except ValueError:
+            raise reading.fail(path, f"line {number}: value {row['value']!r} is not a number",
+                               LOSSES_FIX) from None
+    return found
 
 
 def append_losses(run: RunFolder, step: int, losses: dict[str, float]) -> None:
@@ -583,11 +624,9 @@ def write_method_card(run: RunFolder, method: Any, description: str, mean_pixel:
     })
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RunError(f"{path}: cannot read ({error})") from None
+def read_json(path: Path, fix: str = "restore it, or write it again with the command that made it") -> dict[str, Any]:
+    """A JSON record holding an object; a damaged one is one line saying `fix` (bench.records.reading)."""
+    return reading.json_object(path, fix)
 
 
 def _now() -> str:

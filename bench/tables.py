@@ -132,12 +132,14 @@ def _checkpoint_step(name: str) -> int:
 
 
 def keep_latest_checkpoint(rows: pd.DataFrame) -> pd.DataFrame:
-    """Keep, per run, the rows of its latest evaluated checkpoint (largest step in its name)."""
+    """Keep, per run, the rows of its latest evaluated checkpoint (largest step in its name;
+    of several files under that name, the one scored last, by its sha256)."""
     keep = []
     for _, run_rows in rows.groupby("run_id", sort=False):
         names = run_rows["checkpoint"].unique()
         last = max(names, key=lambda n: (_checkpoint_step(n), n))
-        keep.append(run_rows[run_rows["checkpoint"] == last])
+        named = run_rows[run_rows["checkpoint"] == last]
+        keep.append(named[named["checkpoint_sha256"] == named["checkpoint_sha256"].iloc[-1]])
     return pd.concat(keep, ignore_index=True) if keep else rows
 
 

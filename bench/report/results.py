@@ -30,6 +30,7 @@ import pandas as pd
 
 from bench import audit, metrics, profiles, tables
 from bench.records import manifest as manifest_record
+from bench.records import reading
 from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
 from bench.runs import read_json, run_status, write_bytes, write_json
@@ -226,11 +227,17 @@ def read_results(path: Path) -> Results:
     if not folder.results_file.is_file():
         raise FileNotFoundError(f"{folder.results_file}: not found; is {folder.path} a report folder "
                                 "(written by `inpaint-bench report RUN … --out DIR`)?")
-    data = read_json(folder.results_file)
+    fix = "write the report folder again with `inpaint-bench report RUN … --out DIR`"
+    data = read_json(folder.results_file, fix)
     if data.get("format") != FORMAT:
-        raise ValueError(f"{folder.results_file}: format {data.get('format')!r}, expected {FORMAT}")
-    frames = {key: table_frame(record) for key, record in data["tables"].items()}
-    runs = [read_report_run(folder.results_file, run) for run in data["runs"]]
-    protocols = [profiles.BaselineProtocol(p["method"], p["paper_says"], tuple(p["notes"]), p["releases"])
-                 for p in data["protocols"]]
+        raise reading.fail(folder.results_file, f"format {data.get('format')!r}, expected {FORMAT}", fix)
+    with reading.reading(folder.results_file, fix):
+        needed = [*(f"tables.{k}" for k in tables.TABLE_TITLES if k not in data["tables"]),
+                  *(k for k in ("title", "generated", "l1", "banners", "findings") if k not in data)]
+        if needed:
+            raise reading.fail(folder.results_file, f"no key {needed[0]!r}", fix)
+        frames = {key: table_frame(record) for key, record in data["tables"].items()}
+        runs = [read_report_run(folder.results_file, run) for run in data["runs"]]
+        protocols = [profiles.BaselineProtocol(p["method"], p["paper_says"], tuple(p["notes"]), p["releases"])
+                     for p in data["protocols"]]
     return Results(folder, data, runs, frames, protocols)
