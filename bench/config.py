@@ -135,7 +135,9 @@ class Config:
 def from_dict(raw: Any, *, source: str = "config") -> Config:
     """Build a Config from plain data (YAML's), checking every key and value."""
     try:
-        return typed.build(Config, {} if raw is None else raw, "", ConfigError)
+        config = typed.build(Config, {} if raw is None else raw, "", ConfigError)
+        typed.check_name(config.run_id, "run.id", ConfigError)  # it names the run's folder
+        return config
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
 

@@ -68,8 +68,9 @@ class Interrupted(KeyboardInterrupt):
 
 def write_failure(path: Path, error: BaseException, kept: str) -> BaseException:
     """The one-line error for a failed write of `path`; `kept` says what survives."""
-    if isinstance(error, KeyboardInterrupt):
-        return Interrupted(f"interrupted while writing {path}; {kept}")
+    if isinstance(error, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (bench.cli.Terminated)
+        how = str(error).split(" (")[0] if str(error) else "interrupted"
+        return Interrupted(f"{how} while writing {path}; {kept}")
     reason = ("no space left on device" if getattr(error, "errno", None) == errno.ENOSPC
               else getattr(error, "strerror", None) or str(error))
     return RunError(f"{path}: could not be written ({reason}); {kept}")
@@ -261,8 +262,10 @@ class RunFolder:
     def read_manifest(self) -> Manifest:
         """The run's manifest record (bench.records.manifest), checked field by field."""
         data = read_json(self.manifest_file, MANIFEST_FIX)
-        with reading.reading(self.manifest_file, MANIFEST_FIX):
+        try:
             return manifest_record.from_dict(self.manifest_file, data)
+        except manifest_record.ManifestError as error:
+            raise manifest_record.ManifestError(f"{error}; {MANIFEST_FIX}") from None
 
     def write_manifest(self, manifest: Manifest) -> None:
         write_json(self.manifest_file, manifest.to_dict())
@@ -387,12 +390,17 @@ def run_status(run: RunFolder) -> tuple[str, str | None]:
     process holds the run's lock; 'failed' with the run's one-line error; 'finished'.
 
     A manifest left at 'running' by a process that died (SIGKILL, power loss, a disk too full
-    to record its error) reads as 'failed'."""
+    to record its error) reads as 'failed'; a finished run whose lock a live evaluator holds is
+    'evaluating'; a folder holding nothing but its lock file is 'never started'."""
+    if run.path.is_dir() and all(p.name == lock.LOCK_NAME for p in run.path.iterdir()):
+        return "never started", "the folder holds only its lock file: nothing was written"
     manifest = run.read_manifest()
     status, error = manifest.status, manifest.error
     holder = lock.holder(run.path)
     if holder is not None and status != "finished":
         return "running", lock.describe(holder)
+    if holder is not None:
+        return "evaluating", f"{lock.describe(holder)}; its rows are incomplete until it ends"
     if status == "running":
         return "failed", error or ("stopped without recording why (killed, or its machine or disk "
                                    "failed); rerun its command to resume from the last checkpoint")
@@ -537,6 +545,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return state
 
 
+def remove_orphan_checksums(run: RunFolder) -> list[Path]:
+    """Delete the `.sha256` files whose checkpoint is gone (a process stopped between deleting
+    an old checkpoint and its checksum); return them."""
+    orphans = [p for p in sorted(run.checkpoints.glob("*.sha256")) if not p.with_suffix("").exists()] \
+        if run.checkpoints.is_dir() else []
+    for orphan in orphans:
+        orphan.unlink()
+    return orphans
+
+
 def set_aside(path: Path) -> Path:
     """Rename a bad checkpoint (and its checksum file) out of the checkpoint list."""
     target = Path(path).with_name(Path(path).name + ".corrupt")
@@ -548,7 +566,12 @@ def set_aside(path: Path) -> Path:
 
 def newest_good_checkpoint(run: RunFolder, note: Any) -> tuple[Path, dict[str, Any]] | None:
     """The newest checkpoint that verifies and loads, with its state; each bad one on the way
-    is set aside and `note`d. None when there is none."""
+    is set aside and `note`d, checksum files left without their checkpoint are removed (`note`d).
+    None when there is none."""
+    orphans = remove_orphan_checksums(run)
+    if orphans:
+        note(f"removed {len(orphans)} checksum file(s) left without their checkpoint by an "
+             f"interrupted clean-up: {', '.join(p.name for p in orphans)}")
     for path in reversed(list_checkpoints(run)):
         try:
             return path, load_checkpoint(path)

@@ -58,6 +58,7 @@ def from_dict(path: Path | str, data: Any) -> Manifest:
     unknown, missing or of the wrong type."""
     try:
         manifest = typed.build(Manifest, data, "", ManifestError)
+        typed.check_name(manifest.run_id, "run_id", ManifestError)  # it names report files
         check_split(manifest.split)
         return manifest
     except ManifestError as error:
