@@ -2,8 +2,9 @@
 
 A run is incomplete while a live process holds its lock (a trainer or an evaluator is writing
 it), when it has no rows, or when the rows of its latest checkpoint do not cover every mask
-setting of its `eval.masks` with every planned test image (`eval.count`, at most the test split
-recorded in its manifest; without either, as many as its fullest setting). `tables` and
+setting its evaluations set out to score with every planned image (eval/plan.json; for rows
+without a plan, the config's `eval.masks` and `eval.count`, at most the test split recorded in
+its manifest, else as many images as its fullest setting). `tables` and
 `report` refuse an incomplete run with one line; with `--partial` they go on, the report with
 a banner per incomplete run and the tables with status "partial" on its rows.
 """
@@ -38,12 +39,16 @@ def problem(run_dir: Path) -> str | None:
     if frame.empty:
         return f"{run.path}: not evaluated (no rows in {run.rows_file}); run `inpaint-bench evaluate {run.path}`"
     config = run.read_config()
-    latest = tables.keep_latest_checkpoint(frame)
+    latest = tables.keep_latest_checkpoint(frame, tables.own_checksums([run.path]))
     counts = latest.groupby(["mask_setting", "bucket"])["image_id"].nunique().to_dict()
-    planned = [EvalSetting(name) for name in config.eval.masks]
-    split = run.read_manifest().split if run.manifest_file.is_file() else None
-    total = split["test"]["count"] if split else None
-    wanted = min(config.eval.count or total, total) if total else config.eval.count
+    plan = rows_record.read_plan(run).get(latest["checkpoint_sha256"].iloc[0])
+    if plan is not None:
+        planned, wanted = [EvalSetting(name) for name in plan["masks"]], plan["count"]
+    else:
+        planned = [EvalSetting(name) for name in config.eval.masks]
+        split = run.read_manifest().split if run.manifest_file.is_file() else None
+        total = split["test"]["count"] if split else None
+        wanted = min(config.eval.count or total, total) if total else config.eval.count
     wanted = wanted or max(counts.values())
     missing = [s.name for s in planned if (s.kind, s.bucket) not in counts]
     short = [f"{s.name} {counts[(s.kind, s.bucket)]} of {wanted} images" for s in planned

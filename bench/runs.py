@@ -45,6 +45,7 @@ PACKAGES = ("torch", "numpy", "pillow", "scikit-image", "pytorch-msssim", "panda
             "tensorboard", "inpaint-bench")
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d{7,})\.pt$")
 LOSS_COLUMNS = ("step", "name", "value")
+CONFIG_FIX = "restore it: a run folder's config.yaml is the config the run was made with"
 MANIFEST_FIX = "restore it from a copy, or train the run again under a new id (--run-id NEW)"
 METHOD_CARD_FIX = "restore it, or move it aside and rerun the run's `inpaint-bench train` command to rewrite it"
 LOSSES_FIX = ("restore it, or move it aside (training then logs from its last checkpoint on, and "
@@ -248,6 +249,11 @@ class RunFolder:
         return self.eval_dir / "rows.csv"
 
     @property
+    def plan_file(self) -> Path:
+        """What each evaluation set out to score (bench.records.rows.record_plan)."""
+        return self.eval_dir / "plan.json"
+
+    @property
     def samples_dir(self) -> Path:
         """The sample composites evaluation saves, one sub-folder per mask setting."""
         return self.eval_dir / "samples"
@@ -271,7 +277,11 @@ class RunFolder:
         write_json(self.manifest_file, manifest.to_dict())
 
     def read_config(self) -> Config:
-        return config_module.load(self.config_file)
+        """The run's config.yaml (never empty: it is the resolved config the run was made with)."""
+        raw = reading.yaml_mapping(self.config_file, CONFIG_FIX, config_module.parse_yaml)
+        if not raw:
+            raise reading.fail(self.config_file, "empty", CONFIG_FIX)
+        return config_module.from_dict(raw, source=str(self.config_file))
 
     def read_method_card(self) -> dict[str, Any]:
         """method.json (what `write_method_card` wrote), each key checked for its type."""
@@ -494,13 +504,12 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verify_checkpoint(path: Path) -> None:
-    """Compare a checkpoint with its `.sha256` file; raise CheckpointError if they differ.
-
-    A checkpoint without one (written before checksums were recorded) passes unverified."""
+def recorded_checksum(path: Path) -> str | None:
+    """The sha256 recorded beside checkpoint `path` (None without a `.sha256` file); a damaged
+    checksum file is a CheckpointError naming it."""
     record = checksum_path(path)
     if not record.is_file():
-        return
+        return None
     try:
         words = reading.text(record, CHECKSUM_FIX).split()
         if not words or not re.fullmatch(r"[0-9a-f]{64}", words[0]):
@@ -508,7 +517,17 @@ def verify_checkpoint(path: Path) -> None:
                                CHECKSUM_FIX)
     except reading.RecordError as error:
         raise CheckpointError(str(error)) from None
-    expected = words[0]
+    return words[0]
+
+
+def verify_checkpoint(path: Path) -> None:
+    """Compare a checkpoint with its `.sha256` file; raise CheckpointError if they differ.
+
+    A checkpoint without one (written before checksums were recorded) passes unverified."""
+    record = checksum_path(path)
+    expected = recorded_checksum(path)
+    if expected is None:
+        return
     try:
         actual = file_sha256(path)
     except OSError as error:

@@ -6,7 +6,9 @@ scored. Each batch is appended whole and fsynced, so a killed evaluation leaves 
 last line, which the one reader (`read`, through bench.records.reading) ignores and the next
 writer cuts off. The evaluated checkpoint is identified by its file's sha256 (`checkpoint_sha256`,
 its file name beside it), so two different files never share rows; a rows file written before
-that column existed is refused, saying to evaluate again.
+that column existed is refused, saying to evaluate again. Beside it, eval/plan.json records
+what the evaluation of each checkpoint (by sha256) set out to score: its mask settings and
+images per setting (`record_plan`, `read_plan`), so an incomplete one can be told (bench.coverage).
 """
 
 from __future__ import annotations
@@ -114,3 +116,27 @@ def scored_images(run: runs.RunFolder, sha256: str) -> dict[tuple[str, str], set
             if row["checkpoint_sha256"] == sha256:
                 found.setdefault((row["mask_setting"], row["bucket"]), set()).add(row["image_id"])
     return found
+
+
+PLAN_FIX = "move it aside and run `inpaint-bench evaluate RUN` again to record it"
+
+
+def read_plan(run: runs.RunFolder) -> dict[str, dict[str, object]]:
+    """{checkpoint sha256: {"masks": [eval.masks names], "count": images per setting}}; {} when
+    the run has no plan file (rows written before plans were recorded)."""
+    if not run.plan_file.is_file():
+        return {}
+    plan = reading.json_object(run.plan_file, PLAN_FIX)
+    for sha, entry in plan.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("masks"), list)
+                and isinstance(entry.get("count"), int)):
+            raise reading.fail(run.plan_file, f"{sha[:12]}…: expected {{masks: list, count: int}}", PLAN_FIX)
+    return plan
+
+
+def record_plan(run: runs.RunFolder, sha256: str, masks: Iterable[str], count: int) -> None:
+    """Add an evaluation's mask settings and image count to the plan of checkpoint `sha256`."""
+    plan = read_plan(run)
+    before = plan.get(sha256, {}).get("masks", [])
+    plan[sha256] = {"masks": list(dict.fromkeys([*before, *masks])), "count": count}
+    runs.write_json(run.plan_file, plan)

@@ -19,8 +19,6 @@ from bench.records import reading
 from bench.records.manifest import Manifest
 from bench.runs import RunFolder
 
-CONFIG_FIX = "restore it: a run folder's config.yaml is the config it was trained with"
-
 
 def lookup(data: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
     """data["a"]["b"] for "a.b", or `default` where a level is missing."""
@@ -88,7 +86,7 @@ class RunRecord:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    return reading.yaml_mapping(path, CONFIG_FIX) if path.is_file() else {}
+    return reading.yaml_mapping(path, runs.CONFIG_FIX) if path.is_file() else {}
 
 
 def read_losses(path: Path) -> pd.DataFrame | None:
