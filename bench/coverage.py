@@ -35,9 +35,12 @@ def problem(run_dir: Path) -> str | None:
     if holder is not None:
         return (f"{run.path}: {lock.describe(holder)} holds its lock (training or evaluation "
                 "under way): its rows are incomplete until it ends")
-    frame = rows_record.read_frame(run.rows_file) if run.rows_file.is_file() else rows_record.empty_frame()
+    if not run.rows_file.is_file():
+        return f"{run.path}: not evaluated (no {run.rows_file}); run `inpaint-bench evaluate {run.path}`"
+    frame = rows_record.read_frame(run.rows_file)
     if frame.empty:
-        return f"{run.path}: not evaluated (no rows in {run.rows_file}); run `inpaint-bench evaluate {run.path}`"
+        return (f"{run.rows_file}: no complete row (its evaluation stopped before the first batch); "
+                f"run `inpaint-bench evaluate {run.path}`")
     config = run.read_config()
     latest = tables.keep_latest_checkpoint(frame, tables.own_checksums([run.path]))
     counts = latest.groupby(["mask_setting", "bucket"])["image_id"].nunique().to_dict()

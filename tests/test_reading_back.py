@@ -176,7 +176,7 @@ def test_tables_and_report_refuse_a_run_without_rows_or_a_folder_that_is_no_run(
     empty.mkdir()
     for command in (["tables", "--out", tmp_path / "t"], ["report", "--out", tmp_path / "rep"]):
         code, err = cli_line(capsys, command[0], run, *command[1:])
-        assert code == 2 and err.count("\n") == 1 and "not evaluated (no rows in" in err
+        assert code == 2 and err.count("\n") == 1 and "not evaluated (no " in err
         code, err = cli_line(capsys, command[0], empty, *command[1:])
         assert code == 2 and err.count("\n") == 1 and "empty: not a run folder (no config.yaml)" in err
     assert not (tmp_path / "t").exists() and not (tmp_path / "rep").exists()
@@ -235,6 +235,10 @@ def test_a_damaged_run_record_is_named_in_one_line_and_nothing_is_written(
     commands = [["report", run, "--out", tmp_path / "rep"]]
     if name not in ("method.json", "losses.csv"):  # tables read only the config, manifest and rows
         commands.append(["tables", run, "--out", tmp_path / "t"])
+    if name == "losses.csv" and variant in ("truncated", "empty"):  # what a killed writer leaves
+        assert cli_line(capsys, *commands[0])[0] == 0  # read as no complete row: no loss curve
+        assert json.loads((tmp_path / "rep" / "results.json").read_text())["runs"][0]["last_step"] is None
+        return
     for argv in commands:
         code, err = cli_line(capsys, *argv)
         assert code == 2 and err.count("\n") == 1, err

@@ -118,8 +118,10 @@ def run_record(run: ReportRun) -> dict[str, Any]:
 def read_report_run(path: Path, data: dict[str, Any]) -> ReportRun:
     """A run read back from results.json at `path`, its manifest checked as a manifest."""
     manifest = data.get("manifest")
-    return ReportRun(**{**data, "manifest": None if manifest is None
-                        else manifest_record.from_dict(path, manifest)})
+    run = ReportRun(**{**data, "manifest": None if manifest is None
+                       else manifest_record.from_dict(path, manifest)})
+    typed.check_name(run.run_id, "run_id", ValueError)  # it names the report's copied files
+    return run
 
 
 def _copy_tree(source: Path, target: Path) -> None:
