@@ -124,7 +124,8 @@ def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, 
 def row_constants(config: Config, method: Method, checkpoint: str, sha256: str) -> dict[str, str]:
     """The columns every row of one evaluation shares."""
     return {"run_id": config.run_id, "method": config.method.name, "checkpoint": checkpoint,
-            "checkpoint_sha256": sha256, "dataset": config.data.dataset, "protocol": rows.protocol_text(method.protocol())}
+            "checkpoint_sha256": sha256, "dataset": config.data.dataset,
+            "protocol": rows.protocol_text(method.protocol())}
 
 
 def batch_rows(fixed: dict[str, str], batch: dict[str, Any], scores: dict[str, np.ndarray],
