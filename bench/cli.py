@@ -7,7 +7,9 @@ Every subcommand has --help. Errors print one line naming what is wrong (no trac
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -141,15 +143,21 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders")
 
 
-@command("status", "say whether runs are running (a live process holds the lock), finished or failed, and why",
+@command("status", "say whether runs are running (a live process holds the lock), evaluating, finished or failed, "
+         "and why; one line per run, exit status 1 if any could not be read",
          _status_arguments)
 def _status(args: argparse.Namespace) -> int:
     from bench import runs
 
-    for path in args.runs:
-        status, detail = runs.run_status(runs.RunFolder(path))
+    unreadable = 0
+    for path in args.runs:  # every run gets its line, whatever the others hold
+        try:
+            status, detail = runs.run_status(runs.RunFolder(path))
+        except Exception as error:
+            unreadable += 1
+            status, detail = "unreadable", str(error)
         print(f"{path}: {status}" + (f" — {detail}" if detail else ""))
-    return 0
+    return 1 if unreadable else 0
 
 
 # --- tables / report ------------------------------------------------------------------------
@@ -164,16 +172,26 @@ def _tables_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders with eval/rows.csv")
     parser.add_argument("--out", type=Path, required=True, help="folder for the table CSVs")
     _l1_argument(parser)
+    _partial_argument(parser)
+
+
+def _partial_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--partial", action="store_true",
+                        help="go on with runs whose evaluation is incomplete or under way, marked partial "
+                        "(default: refuse them)")
 
 
 @command("tables", "regenerate the paper's tables (CSV) from runs' per-image rows", _tables_arguments)
 def _tables(args: argparse.Namespace) -> int:
-    from bench import tables
+    from bench import coverage, tables
 
+    incomplete = coverage.check(list(args.runs), args.partial)
     rows = tables.load_rows(list(args.runs))
-    written = tables.write_tables(tables.build_tables(rows, tables.load_paper(), l1=args.l1), args.out)
-    for path in written.values():
+    built = coverage.mark(tables.build_tables(rows, tables.load_paper(), l1=args.l1), incomplete)
+    for path in tables.write_tables(built, args.out).values():
         print(f"wrote {path}")
+    for reason in incomplete.values():
+        print(f"partial: {reason}", file=sys.stderr)
     return 0
 
 
@@ -185,6 +203,7 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
                         help="re-render DIR/report.html from a report folder alone (no run folders)")
     parser.add_argument("--title", help="the report's title")
     _l1_argument(parser)
+    _partial_argument(parser)
 
 
 @command("report", "write the HTML report of one or several runs", _report_arguments)
@@ -197,7 +216,7 @@ def _report(args: argparse.Namespace) -> int:
         print(f"wrote {render(args.from_dir)}")
         return 0
     out = args.out or (args.runs[0] / "report" if len(args.runs) == 1 else Path("results/reports/compare"))
-    print(f"wrote {build_report(list(args.runs), out, l1=args.l1, title=args.title)}")
+    print(f"wrote {build_report(list(args.runs), out, l1=args.l1, title=args.title, partial=args.partial)}")
     return 0
 
 
@@ -320,15 +339,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what schedulers send before SIGKILL), raised where Ctrl-C would be, so that it
+    is handled as Ctrl-C is: the run is marked failed, a file being written is kept whole."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated("terminated (SIGTERM); rerun the same command to resume")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_arguments(build_parser(), argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return args.run(args)
     except KeyboardInterrupt as error:  # bench.runs.Interrupted names the file it was writing
         print(str(error) or "interrupted", file=sys.stderr)
-        return 130
+        terminated = isinstance(error, Terminated) or isinstance(error.__cause__, Terminated)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except Exception as error:  # one clear line for the user; --debug shows the traceback
         if args.debug:
             raise
         print(f"error: {error}", file=sys.stderr)
         return 2
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

@@ -24,6 +24,7 @@ import yaml
 # The registry is a leaf (it imports only the Method contract and loads no model until one is
 # built), so the default method is its reference entry itself, not a second copy of the name.
 from bench import methods, typed
+from bench.records import reading
 from bench.data.masks import EVAL_SETTINGS
 
 EVAL_MASK_SETTINGS = tuple(s.name for s in EVAL_SETTINGS)  # the names eval.masks accepts
@@ -134,7 +135,9 @@ class Config:
 def from_dict(raw: Any, *, source: str = "config") -> Config:
     """Build a Config from plain data (YAML's), checking every key and value."""
     try:
-        return typed.build(Config, {} if raw is None else raw, "", ConfigError)
+        config = typed.build(Config, {} if raw is None else raw, "", ConfigError)
+        typed.check_name(config.run_id, "run.id", ConfigError)  # it names the run's folder
+        return config
     except ConfigError as error:
         raise ConfigError(f"{source}: {error}") from None
 
@@ -142,13 +145,14 @@ def from_dict(raw: Any, *, source: str = "config") -> Config:
 def load(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
     """Read a YAML config file, apply dotted `overrides` ("train.iterations=10")."""
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
     try:
-        raw = parse_yaml(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
-    return from_dict(apply_overrides(raw or {}, overrides), source=str(path))
+        raw = reading.yaml_mapping(path, "correct it (a run folder's config.yaml is the config "
+                                   "the run was trained with: restore it)", parse_yaml)
+    except reading.RecordError as error:
+        raise ConfigError(str(error)) from None
+    return from_dict(apply_overrides(raw, overrides), source=str(path))
 
 
 def apply_overrides(raw: dict[str, Any], overrides: typing.Sequence[str]) -> dict[str, Any]:

@@ -121,10 +121,11 @@ def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, 
 
 
 # --- rows ----------------------------------------------------------------------------------
-def row_constants(config: Config, method: Method, checkpoint: str) -> dict[str, str]:
+def row_constants(config: Config, method: Method, checkpoint: str, sha256: str) -> dict[str, str]:
     """The columns every row of one evaluation shares."""
     return {"run_id": config.run_id, "method": config.method.name, "checkpoint": checkpoint,
-            "dataset": config.data.dataset, "protocol": rows.protocol_text(method.protocol())}
+            "checkpoint_sha256": sha256, "dataset": config.data.dataset,
+            "protocol": rows.protocol_text(method.protocol())}
 
 
 def batch_rows(fixed: dict[str, str], batch: dict[str, Any], scores: dict[str, np.ndarray],
@@ -207,7 +208,7 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     created = missing_folders(Path(run_dir))
     try:
         with contextlib.ExitStack() as held:
-            distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), say)))
+            distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), note)))
             return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
     except BaseException:
         distributed.on_rank_zero(lambda: remove_unused(created))
@@ -215,6 +216,26 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     finally:
         if owns_group:
             distributed.teardown()
+
+
+def note(message: str) -> None:
+    """A message of the evaluate command (stderr, progress bars intact)."""
+    say(message, "evaluate")
+
+
+def check_checkpoint(path: Path, checkpoint: checkpoint_record.Checkpoint, config: Config) -> None:
+    """Refuse a checkpoint that is not of the run's method, dataset, options and image size,
+    naming both sides: its rows would be filed as the run's own."""
+    spec = checkpoint.spec
+    pairs = {"method": (checkpoint.method_name, config.method.name),
+             "dataset": (spec.dataset, config.data.dataset),
+             "image size": (spec.image_size, config.data.size),
+             "method options": (dict(spec.options), dict(config.method.options))}
+    differ = [f"{name} {ours!r} (the run's: {theirs!r})" for name, (ours, theirs) in pairs.items()
+              if ours != theirs]
+    if differ:
+        raise EvaluationError(f"{path}: not a checkpoint of this run: its {'; '.join(differ)}; "
+                              "evaluate it in its own run folder")
 
 
 class Evaluator:
@@ -231,13 +252,16 @@ class Evaluator:
                 run_dir, config, command=runs.command_line(), device=describe_device(device),
                 checkpoint=official, provenance=self.method.released))
             self.checkpoint = f"official:{'+'.join(self.method.released['files'])}"
+            self.sha256 = "+".join(self.method.released["files"].values())
             if self.rank == 0:
                 description = methods.entry(config.method.name).description
                 runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
         else:
             path = runs.resolve_checkpoint(self.run_folder, checkpoint)
-            self.method = method_from_checkpoint(checkpoint_record.load(path), device)
-            self.checkpoint = path.name
+            record = checkpoint_record.load(path)
+            check_checkpoint(path, record, config)
+            self.method = method_from_checkpoint(record, device)
+            self.checkpoint, self.sha256 = path.name, runs.file_sha256(path)
         self.method.eval()
         self.dataset = open_data(config, "test")
         recorded = self.run_folder.read_manifest().split if official is None else None
@@ -249,11 +273,13 @@ class Evaluator:
 
     def run(self) -> Path:
         distributed.on_rank_zero(lambda: rows.merge_parts(self.run_folder))  # left by an interrupted run
-        done = rows.scored_images(self.run_folder, self.checkpoint)
+        done = rows.scored_images(self.run_folder, self.sha256)
         writer = rows.Writer(self.run_folder.rows_file if self.world == 1
                              else self.run_folder.row_part(self.rank))
-        fixed = row_constants(self.config, self.method, self.checkpoint)
+        fixed = row_constants(self.config, self.method, self.checkpoint, self.sha256)
         count = min(self.config.eval.count or len(self.dataset), len(self.dataset))
+        distributed.on_rank_zero(lambda: rows.record_plan(self.run_folder, self.sha256,
+                                                          self.config.eval.masks, count))
         for name in self.config.eval.masks:
             self.evaluate_setting(masks.EvalSetting(name), count, done, writer, fixed)
         distributed.barrier()

@@ -37,6 +37,7 @@ from bench import config as config_module
 from bench import lock
 from bench.config import Config
 from bench.records import manifest as manifest_record
+from bench.records import reading
 from bench.records.manifest import Manifest
 
 RUNS_ROOT = Path("results/runs")
@@ -44,6 +45,14 @@ PACKAGES = ("torch", "numpy", "pillow", "scikit-image", "pytorch-msssim", "panda
             "tensorboard", "inpaint-bench")
 CHECKPOINT_PATTERN = re.compile(r"^step_(\d{7,})\.pt$")
 LOSS_COLUMNS = ("step", "name", "value")
+CONFIG_FIX = "restore it: a run folder's config.yaml is the config the run was made with"
+MANIFEST_FIX = "restore it from a copy, or train the run again under a new id (--run-id NEW)"
+METHOD_CARD_FIX = "restore it, or move it aside and rerun the run's `inpaint-bench train` command to rewrite it"
+LOSSES_FIX = ("restore it, or move it aside (training then logs from its last checkpoint on, and "
+              "the report shows no earlier curve)")
+CHECKSUM_FIX = "restore it, or delete it to load the checkpoint unverified"
+METHOD_CARD_KEYS = {"name": str, "description": str, "parameter_counts": dict, "departures": list,
+                    "protocol": dict, "mean_pixel": list}
 
 
 class RunError(RuntimeError):
@@ -60,8 +69,9 @@ class Interrupted(KeyboardInterrupt):
 
 def write_failure(path: Path, error: BaseException, kept: str) -> BaseException:
     """The one-line error for a failed write of `path`; `kept` says what survives."""
-    if isinstance(error, KeyboardInterrupt):
-        return Interrupted(f"interrupted while writing {path}; {kept}")
+    if isinstance(error, KeyboardInterrupt):  # Ctrl-C, or SIGTERM (bench.cli.Terminated)
+        how = str(error).split(" (")[0] if str(error) else "interrupted"
+        return Interrupted(f"{how} while writing {path}; {kept}")
     reason = ("no space left on device" if getattr(error, "errno", None) == errno.ENOSPC
               else getattr(error, "strerror", None) or str(error))
     return RunError(f"{path}: could not be written ({reason}); {kept}")
@@ -239,6 +249,11 @@ class RunFolder:
         return self.eval_dir / "rows.csv"
 
     @property
+    def plan_file(self) -> Path:
+        """What each evaluation set out to score (bench.records.rows.record_plan)."""
+        return self.eval_dir / "plan.json"
+
+    @property
     def samples_dir(self) -> Path:
         """The sample composites evaluation saves, one sub-folder per mask setting."""
         return self.eval_dir / "samples"
@@ -252,13 +267,32 @@ class RunFolder:
 
     def read_manifest(self) -> Manifest:
         """The run's manifest record (bench.records.manifest), checked field by field."""
-        return manifest_record.from_dict(self.manifest_file, read_json(self.manifest_file))
+        data = read_json(self.manifest_file, MANIFEST_FIX)
+        try:
+            return manifest_record.from_dict(self.manifest_file, data)
+        except manifest_record.ManifestError as error:
+            raise manifest_record.ManifestError(f"{error}; {MANIFEST_FIX}") from None
 
     def write_manifest(self, manifest: Manifest) -> None:
         write_json(self.manifest_file, manifest.to_dict())
 
     def read_config(self) -> Config:
-        return config_module.load(self.config_file)
+        """The run's config.yaml (never empty: it is the resolved config the run was made with)."""
+        raw = reading.yaml_mapping(self.config_file, CONFIG_FIX, config_module.parse_yaml)
+        if not raw:
+            raise reading.fail(self.config_file, "empty", CONFIG_FIX)
+        return config_module.from_dict(raw, source=str(self.config_file))
+
+    def read_method_card(self) -> dict[str, Any]:
+        """method.json (what `write_method_card` wrote), each key checked for its type."""
+        card = read_json(self.method_file, METHOD_CARD_FIX)
+        for key, kind in METHOD_CARD_KEYS.items():
+            if key not in card:
+                raise reading.fail(self.method_file, f"no key {key!r}", METHOD_CARD_FIX)
+            if not isinstance(card[key], kind):
+                raise reading.fail(self.method_file, f"{key} is a {type(card[key]).__name__}, "
+                                   f"expected a {kind.__name__}", METHOD_CARD_FIX)
+        return card
 
     def update_manifest(self, **changes: Any) -> Manifest:
         manifest = self.read_manifest().replace(**changes)
@@ -366,12 +400,17 @@ def run_status(run: RunFolder) -> tuple[str, str | None]:
     process holds the run's lock; 'failed' with the run's one-line error; 'finished'.
 
     A manifest left at 'running' by a process that died (SIGKILL, power loss, a disk too full
-    to record its error) reads as 'failed'."""
+    to record its error) reads as 'failed'; a finished run whose lock a live evaluator holds is
+    'evaluating'; a folder holding nothing but its lock file is 'never started'."""
+    if run.path.is_dir() and all(p.name == lock.LOCK_NAME for p in run.path.iterdir()):
+        return "never started", "the folder holds only its lock file: nothing was written"
     manifest = run.read_manifest()
     status, error = manifest.status, manifest.error
     holder = lock.holder(run.path)
     if holder is not None and status != "finished":
         return "running", lock.describe(holder)
+    if holder is not None:
+        return "evaluating", f"{lock.describe(holder)}; its rows are incomplete until it ends"
     if status == "running":
         return "failed", error or ("stopped without recording why (killed, or its machine or disk "
                                    "failed); rerun its command to resume from the last checkpoint")
@@ -465,14 +504,30 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def recorded_checksum(path: Path) -> str | None:
+    """The sha256 recorded beside checkpoint `path` (None without a `.sha256` file); a damaged
+    checksum file is a CheckpointError naming it."""
+    record = checksum_path(path)
+    if not record.is_file():
+        return None
+    try:
+        words = reading.text(record, CHECKSUM_FIX).split()
+        if not words or not re.fullmatch(r"[0-9a-f]{64}", words[0]):
+            raise reading.fail(record, "not a sha256sum line (64 hex digits, then the file name)",
+                               CHECKSUM_FIX)
+    except reading.RecordError as error:
+        raise CheckpointError(str(error)) from None
+    return words[0]
+
+
 def verify_checkpoint(path: Path) -> None:
     """Compare a checkpoint with its `.sha256` file; raise CheckpointError if they differ.
 
     A checkpoint without one (written before checksums were recorded) passes unverified."""
     record = checksum_path(path)
-    if not record.is_file():
+    expected = recorded_checksum(path)
+    if expected is None:
         return
-    expected = record.read_text().split()[0] if record.read_text().split() else ""
     try:
         actual = file_sha256(path)
     except OSError as error:
@@ -509,6 +564,16 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     return state
 
 
+def remove_orphan_checksums(run: RunFolder) -> list[Path]:
+    """Delete the `.sha256` files whose checkpoint is gone (a process stopped between deleting
+    an old checkpoint and its checksum); return them."""
+    orphans = [p for p in sorted(run.checkpoints.glob("*.sha256")) if not p.with_suffix("").exists()] \
+        if run.checkpoints.is_dir() else []
+    for orphan in orphans:
+        orphan.unlink()
+    return orphans
+
+
 def set_aside(path: Path) -> Path:
     """Rename a bad checkpoint (and its checksum file) out of the checkpoint list."""
     target = Path(path).with_name(Path(path).name + ".corrupt")
@@ -520,7 +585,12 @@ def set_aside(path: Path) -> Path:
 
 def newest_good_checkpoint(run: RunFolder, note: Any) -> tuple[Path, dict[str, Any]] | None:
     """The newest checkpoint that verifies and loads, with its state; each bad one on the way
-    is set aside and `note`d. None when there is none."""
+    is set aside and `note`d, checksum files left without their checkpoint are removed (`note`d).
+    None when there is none."""
+    orphans = remove_orphan_checksums(run)
+    if orphans:
+        note(f"removed {len(orphans)} checksum file(s) left without their checkpoint by an "
+             f"interrupted clean-up: {', '.join(p.name for p in orphans)}")
     for path in reversed(list_checkpoints(run)):
         try:
             return path, load_checkpoint(path)
@@ -549,7 +619,8 @@ def resolve_checkpoint(run: RunFolder, which: str | int | Path | None) -> Path:
 
 # --- losses.csv --------------------------------------------------------------------------------
 def truncate_losses(run: RunFolder, before_step: int) -> None:
-    """Keep only loss rows of steps < `before_step` (a resumed run logs the rest again)."""
+    """Keep only loss rows of steps < `before_step` (a resumed run logs the rest again); a
+    losses.csv without its header, or otherwise damaged, is refused (bench.records.reading)."""
     path = run.losses_file
     if not path.is_file():
         return
@@ -557,12 +628,24 @@ def truncate_losses(run: RunFolder, before_step: int) -> None:
     if path.stat().st_size == 0:
         path.unlink()
         return
-    with path.open(newline="") as source, atomic_file(path, "w") as target:
-        rows = csv.reader(source)
-        target.write(csv_line(next(rows)))
-        for row in rows:
-            if int(row[0]) < before_step:
-                target.write(csv_line(row))
+    kept = [row for row in read_losses(path) if row["step"] < before_step]
+    with atomic_file(path, "w") as target:
+        target.write(csv_line(list(LOSS_COLUMNS)))
+        for row in kept:
+            target.write(csv_line([int(row["step"]), row["name"], row["value"]]))
+
+
+def read_losses(path: Path) -> list[dict[str, Any]]:
+    """The complete rows of a losses.csv (step a number, name and value as written); a torn
+    last line is ignored, a damaged file is one RecordError line."""
+    found = reading.csv_rows(path, LOSS_COLUMNS, LOSSES_FIX, numbers=("step",))
+    for number, row in enumerate(found, start=2):
+        try:
+            float(row["value"])
+        except ValueError:
+            raise reading.fail(path, f"line {number}: value {row['value']!r} is not a number",
+                               LOSSES_FIX) from None
+    return found
 
 
 def append_losses(run: RunFolder, step: int, losses: dict[str, float]) -> None:
@@ -583,11 +666,9 @@ def write_method_card(run: RunFolder, method: Any, description: str, mean_pixel:
     })
 
 
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise RunError(f"{path}: cannot read ({error})") from None
+def read_json(path: Path, fix: str = "restore it, or write it again with the command that made it") -> dict[str, Any]:
+    """A JSON record holding an object; a damaged one is one line saying `fix` (bench.records.reading)."""
+    return reading.json_object(path, fix)
 
 
 def _now() -> str:

@@ -22,9 +22,9 @@ class SetupError(RuntimeError):
     """A device, data set or method that cannot be set up as asked."""
 
 
-def say(message: str) -> None:
-    """A harness message on stderr that leaves progress bars intact."""
-    tqdm.write(f"[train] {message}", file=sys.stderr)
+def say(message: str, command: str = "train") -> None:
+    """A harness message of `command` on stderr that leaves progress bars intact."""
+    tqdm.write(f"[{command}] {message}", file=sys.stderr)
 
 
 def command_overrides(args: argparse.Namespace) -> list[str]:

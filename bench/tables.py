@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -30,6 +30,7 @@ from bench.data.masks import BUCKET_LABELS, NVIDIA_MASKS_PER_BUCKET
 from bench.data.sample import DOMAINS
 from bench.metrics import DEFAULT_L1, SPECS, TABLE_METRICS, check_l1
 from bench.records import rows as rows_record
+from bench import runs
 from bench.runs import RunFolder, write_text
 
 # The tables' metric key → (paper column, higher is better, label), from bench.metrics.SPECS.
@@ -131,14 +132,24 @@ def _checkpoint_step(name: str) -> int:
     return int(numbers[-1]) if numbers else -1
 
 
-def keep_latest_checkpoint(rows: pd.DataFrame) -> pd.DataFrame:
-    """Keep, per run, the rows of its latest evaluated checkpoint (largest step in its name)."""
+def keep_latest_checkpoint(rows: pd.DataFrame, own: Collection[str] = ()) -> pd.DataFrame:
+    """Keep, per run, the rows of its latest evaluated checkpoint (largest step in its name; of
+    several files scored under that name, the run's own (sha256 in `own`), else the last scored)."""
     keep = []
     for _, run_rows in rows.groupby("run_id", sort=False):
         names = run_rows["checkpoint"].unique()
         last = max(names, key=lambda n: (_checkpoint_step(n), n))
-        keep.append(run_rows[run_rows["checkpoint"] == last])
+        named = run_rows[run_rows["checkpoint"] == last]
+        shas = list(dict.fromkeys(named["checkpoint_sha256"]))
+        chosen = ([s for s in shas if s in own] or shas)[-1]
+        keep.append(named[named["checkpoint_sha256"] == chosen])
     return pd.concat(keep, ignore_index=True) if keep else rows
+
+
+def own_checksums(run_dirs: list[Path]) -> set[str]:
+    """The sha256 of every checkpoint the runs hold (as recorded beside each)."""
+    return {found for run_dir in run_dirs for path in runs.list_checkpoints(RunFolder(Path(run_dir)))
+            if (found := runs.recorded_checksum(path)) is not None}
 
 
 def map_sample_domains(rows: pd.DataFrame) -> pd.DataFrame:
@@ -166,7 +177,7 @@ def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
             frames.append(rows_record.read_frame(path))
     if not frames:
         return map_sample_domains(rows_record.empty_frame())
-    rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True))
+    rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True), own_checksums(run_dirs))
     return map_sample_domains(rows_record.drop_duplicates(rows))
 
 

@@ -221,7 +221,7 @@ class Trainer:
         """The train split's mean colour: from method.json when resuming, else computed once."""
         card = self.run_folder.method_file
         mean = distributed.on_rank_zero(
-            lambda: tuple(runs.read_json(card)["mean_pixel"]) if card.is_file()
+            lambda: tuple(self.run_folder.read_method_card()["mean_pixel"]) if card.is_file()
             else datasets.mean_pixel(self.dataset))
         return distributed.broadcast_object(mean)
 

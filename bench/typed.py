@@ -6,12 +6,16 @@ missing required key by name, a bad value with its dotted key, the value and wha
 each as `error(message)`. The annotations say what a field takes: dataclass sections, `X | None`,
 `Literal[...]`, `tuple` (with `metadata["choices"]`), `list[X]`, `dict`, bool, int (with an
 optional `metadata["min"]`), str (non-empty unless `metadata["empty"]`) and `Any`.
+
+`check_name` is the one rule for a name that becomes a path (a run id): one path component of
+safe characters, so that no name can escape or nest inside the folder it is meant for.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from typing import Any, Literal
@@ -84,3 +88,15 @@ def _convert(kind: Any, value: Any, path: str, metadata: typing.Mapping[str, Any
 
 def _join(path: str, key: Any) -> str:
     return f"{path}.{key}" if path else str(key)
+
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+
+
+def check_name(value: str, what: str, error: type[Exception]) -> str:
+    """`value` if it is one path component of safe characters (a letter or digit, then letters,
+    digits and . _ + -, at most 128); else `error` naming `what` and the value."""
+    if not isinstance(value, str) or not NAME.fullmatch(value):
+        raise error(f"{what}: {value!r} is not a usable name: one path component of letters, "
+                    "digits and . _ + - (starting with a letter or digit, at most 128 characters)")
+    return value

@@ -107,7 +107,8 @@ def make_run(root: Path, run_id: str, method: str, dataset: str, *, quality: flo
     checkpoints.append(("step_0000040.pt", quality))
     protocol_column = rows.protocol_text(protocol or {})
     rows.Writer(RunFolder(run_dir).rows_file).write(
-        {"run_id": run_id, "method": method, "checkpoint": checkpoint, "dataset": dataset,
+        {"run_id": run_id, "method": method, "checkpoint": checkpoint,
+         "checkpoint_sha256": hashlib.sha256(checkpoint.encode()).hexdigest(), "dataset": dataset,
          "domain": domain, "image_id": image_id,
          "mask_id": "center" if setting == "center" else f"irr{index - 1}-{image_id}",
          "mask_setting": setting, "bucket": bucket, "protocol": protocol_column,
@@ -128,7 +129,7 @@ def make_run(root: Path, run_id: str, method: str, dataset: str, *, quality: flo
         command=["inpaint-bench", "train"], seed=0, device="cpu", world_size=1,
         started="2025-01-01T00:00:00+00:00", finished="2025-01-01T00:10:00+00:00", status="finished"))
     card = {"name": method, "description": f"synthetic {method}", "parameter_counts": {"generator": 12345},
-            "departures": list(departures), "protocol": protocol or {}}
+            "departures": list(departures), "protocol": protocol or {}, "mean_pixel": [0.5, 0.5, 0.5]}
     (run_dir / "method.json").write_text(json.dumps(card))
     config = {"run": {"id": run_id}, "method": {"name": method, "options": {}},
               "data": {"dataset": dataset, "size": 256, "train_masks": "mixed", "nvidia_masks": None,

@@ -22,6 +22,7 @@ from PIL import Image
 
 from bench import cli, config, evaluate, lock, methods, runs, train
 from bench.data import datasets, masks
+from bench.records import rows as rows_record
 from tests import toy_method
 from tests.test_train import finish, start, subprocess_env, train_in_process, write_config
 
@@ -203,7 +204,7 @@ def test_evaluation_from_another_directory_after_the_folder_grew_uses_or_refuses
     make_facade(data, 40, start_at=20)  # the folder grew
     monkeypatch.chdir(tmp_path / "b")
     rows = evaluate.evaluate(out, progress=False)
-    scored = {line.split(",")[5] for line in rows.read_text().splitlines()[1:]}
+    scored = {row["image_id"] for row in rows_record.read(rows)}
     assert scored == set(test_ids)  # the run's own test split, not a new one
     shutil.rmtree(cache)  # the lists are lost: a new split of the grown folder
     with pytest.raises(evaluate.EvaluationError,

@@ -19,7 +19,8 @@ from PIL import Image
 
 from bench import audit, tables
 from bench.report import build_report
-from bench.report.results import SAMPLE_BANNER, SMOKE_BANNER
+from bench.coverage import IncompleteError
+from bench.report.results import PARTIAL_BANNER, SAMPLE_BANNER, SMOKE_BANNER
 from bench.runs import RunFolder
 
 N_BOOT = 100
@@ -106,9 +107,13 @@ def test_audit_section_leads_with_findings_and_table3_shows_the_papers_definitio
 def test_single_run_without_evaluation(tmp_path, run_factory):
     run = run_factory(tmp_path / "runs", "only", "srpnet", "facade", center_only=True)
     shutil.rmtree(run / "eval")
+    with pytest.raises(IncompleteError, match=r"only: not evaluated .* or give --partial"):
+        build_report([run], tmp_path / "out", n_boot=N_BOOT)
+    assert not (tmp_path / "out").exists()
     path = build_report([run], tmp_path / "out", n_boot=N_BOOT, title="Only a training run",
-                        data_counts={"facade": {"train": 500}})
+                        data_counts={"facade": {"train": 500}}, partial=True)
     html = path.read_text()
+    assert f"{PARTIAL_BANNER}: {run}: not evaluated" in html
     assert "<title>Only a training run</title>" in html
     facade_train = row_with(table_block(html, "table1"), '>facade</td><td class="">train<')
     assert ">500<" in facade_train and "differs" in facade_train

@@ -321,7 +321,7 @@ def test_bad_inputs_name_the_problem(tmp_path, run_factory):
     run = run_factory(tmp_path, "r", "srpnet", "facade", center_only=True)
     path = run / "eval" / "rows.csv"
     pd.read_csv(path).drop(columns=["psnr"]).to_csv(path, index=False)
-    with pytest.raises(ValueError, match=r"rows\.csv: missing columns psnr"):
+    with pytest.raises(ValueError, match=r"rows\.csv: line 1: missing column\(s\) psnr"):
         tables.load_rows([run])
     odd = run_factory(tmp_path, "odd", "srpnet", "sample", domains=("underwater",), center_only=True)
     with pytest.raises(ValueError, match="'underwater'"):

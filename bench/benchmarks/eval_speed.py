@@ -85,7 +85,7 @@ def main() -> None:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         writer = rows.Writer(RunFolder(Path(folder)).rows_file)
-        fixed = row_constants(config, method, "none")
+        fixed = row_constants(config, method, "none", "none")
         for batch, composite, scores in scored_batches(method, loader, device, seed=0, timings=timings):
             clock = time.perf_counter()
             save_samples(Path(folder) / "samples", batch, composite, args.samples)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.records import reading
+
 SPLIT_SEED = 2020  # PEN-Net's seed
 
 
@@ -78,12 +80,16 @@ def load_split(folder: Path, split: str) -> list[str] | None:
     record_path = folder / "split.json"
     if not record_path.is_file():
         return None
-    record = json.loads(record_path.read_text())
+    fix = f"delete {folder} to re-split (a run bound to the old split will then refuse the new one)"
+    record = reading.json_object(record_path, fix)
+    expected = record.get("sha256")
+    if not isinstance(expected, dict) or not isinstance(expected.get(split), str):
+        raise reading.fail(record_path, f"sha256.{split}: missing or not a string", fix)
     path = folder / f"{split}.txt"
     if not path.is_file():
         raise SplitError(f"{path}: missing, but {record_path} exists; delete {folder} to re-split")
-    text = path.read_text()
-    if sha256(text) != record["sha256"][split]:
+    text = reading.text(path, fix)
+    if sha256(text) != expected[split]:
         raise SplitError(f"{path}: checksum differs from {record_path}; the list was edited — "
                          f"restore it or delete {folder} to re-split")
     return text.splitlines()

@@ -6,4 +6,6 @@ code that writes or reads it. The folder's layout (its file names) is `bench.run
 - `manifest`: the run manifest (manifest.json): every field typed and checked on read; the run's
   life (`bench.runs.open_run`, `finish_run`, `fail_run`, `run_status`) writes it only as this record.
 - `run_folder`: a finished run folder read as one typed record (what the report collects).
+- `reading`: the one place a record file is read back; any decode, parse, missing-key or type
+  error is one line naming the file, what is wrong and what to do.
 """

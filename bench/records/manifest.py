@@ -57,6 +57,19 @@ def from_dict(path: Path | str, data: Any) -> Manifest:
     """The record of manifest.json's content; ManifestError naming `path` and the key that is
     unknown, missing or of the wrong type."""
     try:
-        return typed.build(Manifest, data, "", ManifestError)
+        manifest = typed.build(Manifest, data, "", ManifestError)
+        typed.check_name(manifest.run_id, "run_id", ManifestError)  # it names report files
+        check_split(manifest.split)
+        return manifest
     except ManifestError as error:
         raise ManifestError(f"{path}: {error}") from None
+
+
+def check_split(split: dict[str, Any] | None) -> None:
+    """A split record is None or {"train": …, "test": …}, each {"count": int, "sha256": str}
+    (bench.data.splits.fingerprint); ManifestError naming the key otherwise."""
+    for name in () if split is None else ("train", "test"):
+        entry = split.get(name)
+        if not (isinstance(entry, dict) and isinstance(entry.get("count"), int)
+                and isinstance(entry.get("sha256"), str)):
+            raise ManifestError(f"split.{name}: expected {{count: int, sha256: str}}, got {entry!r}")

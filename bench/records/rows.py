@@ -3,28 +3,35 @@ of their columns, their key, and the only code that writes, reads or merges them
 
 A rows file is an append-only CSV: a header, then one row per (checkpoint, mask setting, image)
 scored. Each batch is appended whole and fsynced, so a killed evaluation leaves at most a torn
-last line, which every reader ignores and the next writer cuts off.
+last line, which the one reader (`read`, through bench.records.reading) ignores and the next
+writer cuts off. The evaluated checkpoint is identified by its file's sha256 (`checkpoint_sha256`,
+its file name beside it), so two different files never share rows; a rows file written before
+that column existed is refused, saying to evaluate again. Beside it, eval/plan.json records
+what the evaluation of each checkpoint (by sha256) set out to score: its mask settings and
+images per setting (`record_plan`, `read_plan`), so an incomplete one can be told (bench.coverage).
 """
 
 from __future__ import annotations
 
-import csv
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from bench import runs
 from bench.metrics import METRICS
+from bench.records import reading
 
-TEXT_COLUMNS = ("run_id", "method", "checkpoint", "dataset", "domain", "image_id", "mask_id",
+TEXT_COLUMNS = ("run_id", "method", "checkpoint", "checkpoint_sha256", "dataset", "domain", "image_id", "mask_id",
                 "mask_setting", "bucket")
 NUMBER_COLUMNS = ("hole_ratio", *METRICS)
 COLUMNS = (*TEXT_COLUMNS, *NUMBER_COLUMNS, "protocol")
 """`protocol` records the method's evaluation choices (Method.protocol(), e.g. a sample-selection rule)."""
-KEY_COLUMNS = ("run_id", "checkpoint", "mask_setting", "bucket", "image_id", "mask_id")
+KEY_COLUMNS = ("run_id", "checkpoint", "checkpoint_sha256", "mask_setting", "bucket", "image_id", "mask_id")
 """One row per key: a rerun or a shard merge keeps the first row of a key (the tables the last)."""
+FIX = ("rows are made again by scoring: move the file aside and run `inpaint-bench evaluate RUN` "
+       "(a rows file without checkpoint_sha256 predates checkpoint identities: evaluate again too)")
 
 
 def key(row: Mapping[str, str]) -> tuple[str, ...]:
@@ -46,33 +53,26 @@ class Writer:
         runs.repair_log(self.path)
         if not self.path.is_file() or self.path.stat().st_size == 0:
             runs.append_lines(self.path, [runs.csv_line(list(COLUMNS))])
+        read(self.path)  # appending to a damaged or older rows file would mix them: refuse it
 
     def write(self, rows: Iterable[Mapping[str, object]]) -> None:
         """Append `rows` (each a mapping with every column of COLUMNS)."""
         runs.append_lines(self.path, [runs.csv_line([row[c] for c in COLUMNS]) for row in rows])
 
 
-def read(path: Path) -> Iterator[dict[str, str]]:
-    """Stream the complete rows of a rows file as text (a torn last line is ignored; a missing
-    file has none)."""
+def read(path: Path, numbers: bool = False) -> list[dict[str, object]]:
+    """The complete rows of a rows file (a torn last line is ignored; a missing file has none),
+    as text, or with NUMBER_COLUMNS as floats; a damaged file is one RecordError line."""
     if not Path(path).is_file():
-        return
-    with Path(path).open(newline="") as handle:
-        lines = (line for line in handle if line.endswith("\n"))
-        yield from csv.DictReader(lines)
+        return []
+    return reading.csv_rows(path, COLUMNS, FIX, NUMBER_COLUMNS if numbers else ())
 
 
 def read_frame(path: Path) -> pd.DataFrame:
-    """One rows file as a DataFrame, checked against COLUMNS; text columns stay text (empty,
-    not NaN), the rest are numbers."""
-    frame = pd.read_csv(path, dtype={c: str for c in (*TEXT_COLUMNS, "protocol")})
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
-    frame = frame[list(COLUMNS)].copy()
-    for column in (*TEXT_COLUMNS, "protocol"):
-        frame[column] = frame[column].fillna("").astype(str)
-    return frame
+    """One rows file as a DataFrame of COLUMNS: text columns stay text, the rest are numbers."""
+    found = read(path, numbers=True)
+    return pd.DataFrame(found, columns=list(COLUMNS)).astype(
+        {c: float if c in NUMBER_COLUMNS else str for c in COLUMNS}) if found else empty_frame()
 
 
 def empty_frame() -> pd.DataFrame:
@@ -107,12 +107,36 @@ def merge_parts(run: runs.RunFolder) -> None:
         part.unlink()
 
 
-def scored_images(run: runs.RunFolder, checkpoint: str) -> dict[tuple[str, str], set[str]]:
-    """(mask_setting, bucket) → image ids already scored with `checkpoint`, in the rows file
-    and its shards."""
+def scored_images(run: runs.RunFolder, sha256: str) -> dict[tuple[str, str], set[str]]:
+    """(mask_setting, bucket) → image ids already scored with the checkpoint of content
+    `sha256`, in the rows file and its shards."""
     found: dict[tuple[str, str], set[str]] = {}
     for path in [run.rows_file, *run.row_parts()]:
         for row in read(path):
-            if row["checkpoint"] == checkpoint:
+            if row["checkpoint_sha256"] == sha256:
                 found.setdefault((row["mask_setting"], row["bucket"]), set()).add(row["image_id"])
     return found
+
+
+PLAN_FIX = "move it aside and run `inpaint-bench evaluate RUN` again to record it"
+
+
+def read_plan(run: runs.RunFolder) -> dict[str, dict[str, object]]:
+    """{checkpoint sha256: {"masks": [eval.masks names], "count": images per setting}}; {} when
+    the run has no plan file (rows written before plans were recorded)."""
+    if not run.plan_file.is_file():
+        return {}
+    plan = reading.json_object(run.plan_file, PLAN_FIX)
+    for sha, entry in plan.items():
+        if not (isinstance(entry, dict) and isinstance(entry.get("masks"), list)
+                and isinstance(entry.get("count"), int)):
+            raise reading.fail(run.plan_file, f"{sha[:12]}…: expected {{masks: list, count: int}}", PLAN_FIX)
+    return plan
+
+
+def record_plan(run: runs.RunFolder, sha256: str, masks: Iterable[str], count: int) -> None:
+    """Add an evaluation's mask settings and image count to the plan of checkpoint `sha256`."""
+    plan = read_plan(run)
+    before = plan.get(sha256, {}).get("masks", [])
+    plan[sha256] = {"masks": list(dict.fromkeys([*before, *masks])), "count": count}
+    runs.write_json(run.plan_file, plan)

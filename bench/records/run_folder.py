@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import pandas as pd
-import yaml
 
+from bench import runs
+from bench.records import reading
 from bench.records.manifest import Manifest
-from bench.runs import LOSS_COLUMNS, RunFolder, read_json
+from bench.runs import RunFolder
 
 
 def lookup(data: Mapping[str, Any], dotted: str, default: Any = None) -> Any:
@@ -85,24 +86,18 @@ class RunRecord:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        return {}
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ValueError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
-    return loaded if isinstance(loaded, dict) else {}
+    return reading.yaml_mapping(path, runs.CONFIG_FIX) if path.is_file() else {}
 
 
 def read_losses(path: Path) -> pd.DataFrame | None:
-    """A losses.csv (step, name, value), or None when the file is absent."""
+    """A losses.csv (step, name, value), or None when the file is absent (bench.runs.read_losses:
+    a torn last line ignored, a damaged file one line)."""
     if not path.is_file():
         return None
-    losses = pd.read_csv(path, dtype={"name": str})
-    missing = [c for c in LOSS_COLUMNS if c not in losses.columns]
-    if missing:
-        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
-    return losses
+    found = runs.read_losses(path)
+    return pd.DataFrame({"step": pd.Series([int(r["step"]) for r in found], dtype="int64"),
+                         "name": pd.Series([r["name"] for r in found], dtype=str),
+                         "value": pd.Series([float(r["value"]) for r in found], dtype=float)})
 
 
 def read_run_folder(path: Path) -> RunRecord:
@@ -112,5 +107,5 @@ def read_run_folder(path: Path) -> RunRecord:
     return RunRecord(
         folder, _read_yaml(folder.config_file),
         folder.read_manifest() if folder.manifest_file.is_file() else None,
-        read_json(folder.method_file) if folder.method_file.is_file() else {},
+        folder.read_method_card() if folder.method_file.is_file() else {},
         read_losses(folder.losses_file))

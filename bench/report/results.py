@@ -28,8 +28,9 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from bench import audit, metrics, profiles, tables
+from bench import audit, coverage, metrics, profiles, tables, typed
 from bench.records import manifest as manifest_record
+from bench.records import reading
 from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
 from bench.runs import read_json, run_status, write_bytes, write_json
@@ -39,6 +40,7 @@ SMOKE_PROFILES = ("quick", "smoke")
 SMOKE_BANNER = "smoke-scale run, not comparable with the paper"
 SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
                  "(sample proxy, not comparable)")
+PARTIAL_BANNER = "partial results, not the whole evaluation (--partial)"
 RECIPE_LABELS = {**profiles.RECIPE_LABELS, None: "own config (no profile recipe)"}
 
 
@@ -116,8 +118,10 @@ def run_record(run: ReportRun) -> dict[str, Any]:
 def read_report_run(path: Path, data: dict[str, Any]) -> ReportRun:
     """A run read back from results.json at `path`, its manifest checked as a manifest."""
     manifest = data.get("manifest")
-    return ReportRun(**{**data, "manifest": None if manifest is None
-                        else manifest_record.from_dict(path, manifest)})
+    run = ReportRun(**{**data, "manifest": None if manifest is None
+                       else manifest_record.from_dict(path, manifest)})
+    typed.check_name(run.run_id, "run_id", ValueError)  # it names the report's copied files
+    return run
 
 
 def _copy_tree(source: Path, target: Path) -> None:
@@ -128,7 +132,7 @@ def _copy_tree(source: Path, target: Path) -> None:
 
 
 def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder) -> ReportRun:
-    run_id = record.run_id
+    run_id = typed.check_name(record.run_id, f"{record.path}: run id", ValueError)  # names report files
     own = rows[rows["run_id"] == run_id]
     losses = samples = None
     if record.losses is not None:
@@ -164,24 +168,26 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
             title: str | None = None, paper_csv: Path | None = None,
             data_counts: Mapping[str, Mapping[str, int]] | None = None,
             n_boot: int = 1000, seed: int = 0,
-            protocols: Sequence[profiles.BaselineProtocol] = ()) -> ReportFolder:
+            protocols: Sequence[profiles.BaselineProtocol] = (), partial: bool = False) -> ReportFolder:
     """Compute the tables once and write the report folder (see the module docstring).
 
     `data_counts` ({dataset: {split: images found}}, from the data check) fills Table 1's
     "found" column; `paper_csv` defaults to results/paper/paper_tables.csv; `protocols` (a
     profile's `BaselineProtocol`s) adds the section setting each method's protocol beside the
-    paper's sentence about it."""
+    paper's sentence about it. An incomplete run (`bench.coverage`) is refused, or with
+    `partial` shown with a banner and status "partial" on its table rows."""
     metrics.check_l1(l1)
     if not run_dirs:
         raise ValueError("report: no run folders given")
+    incomplete = coverage.check(run_dirs, partial)
     records = [read_run_folder(Path(p)) for p in run_dirs]
     ids = [r.run_id for r in records]
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ValueError(f"report: run id(s) {', '.join(repeated)} given more than once")
     rows = tables.load_rows([r.path for r in records])
-    built = tables.build_tables(rows, tables.load_paper(paper_csv), l1=l1, data_counts=data_counts,
-                                n_boot=n_boot, seed=seed)
+    built = coverage.mark(tables.build_tables(rows, tables.load_paper(paper_csv), l1=l1,
+                                              data_counts=data_counts, n_boot=n_boot, seed=seed), incomplete)
     folder = ReportFolder(Path(out_dir))
     tables.write_tables(built, folder.tables_dir)
     runs = [_report_run(record, rows, folder) for record in records]
@@ -189,6 +195,7 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
     banners = [f"{SMOKE_BANNER} ({', '.join(smoke)})"] if smoke else []
     if (rows["source"] == tables.SOURCE_SAMPLE).any():
         banners.append(SAMPLE_BANNER)
+    banners += [f"{PARTIAL_BANNER}: {reason}" for reason in incomplete.values()]
     write_json(folder.results_file, {
         "format": FORMAT,
         "title": title or f"inpaint-bench report: {', '.join(ids)}",
@@ -226,11 +233,17 @@ def read_results(path: Path) -> Results:
     if not folder.results_file.is_file():
         raise FileNotFoundError(f"{folder.results_file}: not found; is {folder.path} a report folder "
                                 "(written by `inpaint-bench report RUN … --out DIR`)?")
-    data = read_json(folder.results_file)
+    fix = "write the report folder again with `inpaint-bench report RUN … --out DIR`"
+    data = read_json(folder.results_file, fix)
     if data.get("format") != FORMAT:
-        raise ValueError(f"{folder.results_file}: format {data.get('format')!r}, expected {FORMAT}")
-    frames = {key: table_frame(record) for key, record in data["tables"].items()}
-    runs = [read_report_run(folder.results_file, run) for run in data["runs"]]
-    protocols = [profiles.BaselineProtocol(p["method"], p["paper_says"], tuple(p["notes"]), p["releases"])
-                 for p in data["protocols"]]
+        raise reading.fail(folder.results_file, f"format {data.get('format')!r}, expected {FORMAT}", fix)
+    with reading.reading(folder.results_file, fix):
+        needed = [*(f"tables.{k}" for k in tables.TABLE_TITLES if k not in data["tables"]),
+                  *(k for k in ("title", "generated", "l1", "banners", "findings") if k not in data)]
+        if needed:
+            raise reading.fail(folder.results_file, f"no key {needed[0]!r}", fix)
+        frames = {key: table_frame(record) for key, record in data["tables"].items()}
+        runs = [read_report_run(folder.results_file, run) for run in data["runs"]]
+        protocols = [profiles.BaselineProtocol(p["method"], p["paper_says"], tuple(p["notes"]), p["releases"])
+                     for p in data["protocols"]]
     return Results(folder, data, runs, frames, protocols)
