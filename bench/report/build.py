@@ -31,6 +31,7 @@ STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
                   tables.STATUS_PROXY: "proxy", tables.STATUS_NOT_IN_PAPER: "notinpaper",
                   "differs": "differs"}
 SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
+CI = "sub ci"  # a cell's 95% interval: a small second line on screen, left out in print
 
 
 # --- table views -------------------------------------------------------------------------------
@@ -41,7 +42,8 @@ class Cell:
     bold: bool = False
     colspan: int = 1
     rowspan: int = 1
-    interval: str = ""  # a 95% CI, shown small under the value on screen and left out in print
+    sub: str = ""  # a second, smaller line: a run's provenance, or a 95% CI (class "ci": left out in print)
+    sub_cls: str = "sub"
 
 
 @dataclass
@@ -92,18 +94,18 @@ def _delta_class(delta: Any, higher: bool, comparable: bool) -> str:
 def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
                      provenance: Mapping[str, str] | None = None) -> TableView:
     """A paper table: ours [CI], paper, Δ per metric; best per column bold, Δ coloured.
-    `provenance` (run id → where its weights come from) fills the Provenance column. Where no
-    row is comparable with the paper, its columns and the rows we did not run are left out."""
+    `provenance` (run id → where its weights come from) fills the Provenance column. Where we
+    have rows but none is comparable with the paper, its columns and the rows we did not run are
+    left out."""
     provenance = provenance or {}
-    comparable_table = bool((frame["status"] == tables.STATUS_OK).any())
+    comparable_table = bool((frame["status"] == tables.STATUS_OK).any() or frame["n"].isna().all())
     hidden = 0 if comparable_table else int((frame["status"] == tables.STATUS_NOT_RUN).sum())
     if not comparable_table:
         frame = frame[frame["status"] != tables.STATUS_NOT_RUN].reset_index(drop=True)
     header = [Cell("Dataset", rowspan=2)]
     if spec.per_bucket:
         header.append(Cell("Bucket", rowspan=2))
-    header += [Cell("Method", rowspan=2), Cell("Run", rowspan=2), Cell("Provenance", rowspan=2),
-               Cell("n", rowspan=2)]
+    header += [Cell("Method", rowspan=2), Cell("Run (provenance)", rowspan=2), Cell("n", rowspan=2)]
     like = "paper_definition" in frame.columns  # Table 3: Δ against the paper's own definition
     names = (("ours, all buckets pooled [95% CI]", "ours as the paper's definition", "paper",
               "Δ like with like") if like else ("ours [95% CI]", "paper", "Δ"))
@@ -128,13 +130,13 @@ def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
         cells = [Cell(tables.dataset_label(record["dataset"], record["source"]))]
         if spec.per_bucket:
             cells.append(Cell(record["bucket"]))
-        cells += [Cell(method, "method"), Cell(fmt(record["run_id"])),
-                  Cell(provenance.get(record["run_id"], "—"), "method"), Cell(fmt(record["n"]), "num")]
+        run = "" if _missing(record["run_id"]) else provenance.get(record["run_id"], "—")
+        cells += [Cell(method, "method"), Cell(fmt(record["run_id"]), "method", sub=run), Cell(fmt(record["n"]), "num")]
         for metric, (_, higher, _) in tables.METRICS.items():
             ours = record[f"{metric}_ours"]
             interval = "" if _missing(ours) else (
                 f"[{fmt(record[f'{metric}_ci_low'])}, {fmt(record[f'{metric}_ci_high'])}]")
-            cells.append(Cell(fmt(ours), "num", bool(best[f"{metric}_ours"][i]), interval=interval))
+            cells.append(Cell(fmt(ours), "num", bool(best[f"{metric}_ours"][i]), sub=interval, sub_cls=CI))
             if not comparable_table:
                 continue
             if like:
@@ -188,7 +190,7 @@ def paired_view(frame: pd.DataFrame) -> TableView:
                          else ("worse", "worse") if verdict.endswith("worse") else ("", "n.s."))
             interval = f"[{fmt(record[f'{metric}_ci_low'])}, {fmt(record[f'{metric}_ci_high'])}]"
             cells.append(Cell(f"{fmt(record[f'{metric}_diff'], signed=True)} {word}", f"num {cls}",
-                              interval=interval))
+                              sub=interval, sub_cls=CI))
         rows.append(Row(cells, "proxy" if record["source"] == tables.SOURCE_SAMPLE else ""))
     note = (f"{tables.REFERENCE_METHOD} minus the other method on the same image and mask "
             f"(L1 = {frame['l1_variant'].iloc[0] if len(frame) else '—'}); better/worse needs the "
