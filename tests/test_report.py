@@ -173,9 +173,11 @@ window.addEventListener("load", () => {
     sections: [...document.querySelectorAll("section")].map((s) => [s.id, top(s)]),
     picture: [picture.closest("section").id, top(picture)],
     table: top(document.querySelector("table.data")),
-    grids: [...document.querySelectorAll("table.grid")].map((g) => [g.dataset.grid, g.querySelectorAll("img[src]").length]),
+    grids: [...document.querySelectorAll("table.grid")].map(
+      (g) => [g.dataset.grid, g.querySelectorAll("img[src]").length]),
     widths: [...document.querySelectorAll("table.data, table.grid")].map(
-      (t) => [t.dataset.table || t.dataset.grid, t.getBoundingClientRect().width, t.parentElement.clientWidth]),
+      (t) => [t.dataset.table || t.dataset.grid, t.getBoundingClientRect().width,
+              t.parentElement.clientWidth]),
   };
   const out = document.createElement("pre");
   out.id = "probe";

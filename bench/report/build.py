@@ -131,7 +131,8 @@ def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
         if spec.per_bucket:
             cells.append(Cell(record["bucket"]))
         run = "" if _missing(record["run_id"]) else provenance.get(record["run_id"], "—")
-        cells += [Cell(method, "method"), Cell(fmt(record["run_id"]), "method", sub=run), Cell(fmt(record["n"]), "num")]
+        cells += [Cell(method, "method"), Cell(fmt(record["run_id"]), "method", sub=run),
+                  Cell(fmt(record["n"]), "num")]
         for metric, (_, higher, _) in tables.METRICS.items():
             ours = record[f"{metric}_ours"]
             interval = "" if _missing(ours) else (
@@ -392,7 +393,8 @@ def _sample_sections(results: Results) -> list[figures.SampleGrid]:
 
 
 def _table1_view(frame: pd.DataFrame) -> TableView:
-    frame = frame.assign(dataset=[tables.dataset_label(d, s) for d, s in zip(frame["dataset"], frame["source"])])
+    frame = frame.assign(dataset=[tables.dataset_label(dataset, source)
+                                  for dataset, source in zip(frame["dataset"], frame["source"])])
     return frame_view("table1", tables.TABLE_TITLES["table1"], frame, status_column="status",
                       note="paper: the paper's Table 1; found: the data check's count; "
                            "evaluated: distinct test images in our rows.")
