@@ -107,9 +107,10 @@ def test_loss_caption_says_what_is_drawn_and_constant_series_are_text():
     few = figures.loss_figure(losses(6), "run-a (srpnet)")
     assert few.png is not None
     assert few.caption == ("run-a (srpnet): values as logged (too few points for a moving mean); "
-                           "constant, not drawn: lr = 0.0001, from losses.csv.")
+                           "one value throughout, not drawn: lr = 0.0001, from losses.csv.")
     many = figures.loss_figure(losses(100), "run-b (srpnet)")
     assert "a moving mean over 4 logged values (dark)" in many.caption
     flat = figures.loss_figure(losses(6)[lambda f: f["name"] == "lr"], "run-c (srpnet)")
     assert flat.png is None
-    assert flat.caption == "run-c (srpnet): constant, not drawn: lr = 0.0001, from losses.csv."
+    assert flat.caption == ("run-c (srpnet): one value throughout, not drawn: lr = 0.0001, "
+                            "from losses.csv.")

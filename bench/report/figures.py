@@ -134,8 +134,8 @@ class LossFigure:
 
 def loss_figure(losses: pd.DataFrame, title: str) -> LossFigure:
     """One small panel per logged name that changes (the first 12 by name): the values as
-    logged and, where there are at least 50 of them, a moving mean over 1/25 of them; names whose
-    value never changes (a fixed learning rate) are named in the caption instead of drawn."""
+    logged and, where there are at least 50 of them, a moving mean over 1/25 of them; names with
+    one value throughout (a fixed learning rate, a single log) are given in the caption instead."""
     constant = {name: series["value"].iloc[0] for name, series in losses.groupby("name")
                 if series["value"].nunique() == 1}
     names = sorted(set(losses["name"]) - set(constant))[:LOSS_PANELS_MAX]
@@ -168,8 +168,9 @@ def loss_figure(losses: pd.DataFrame, title: str) -> LossFigure:
         drawn = f"values as logged (light) and a moving mean over {span} logged values (dark)"
     else:
         drawn = "values as logged (too few points for a moving mean)"
-    flat = ", ".join(f"{name} = {value:g}" for name, value in sorted(constant.items()))
-    caption = "; ".join(part for part in (drawn, f"constant, not drawn: {flat}" if flat else "") if part)
+    flat = ", ".join(f"{name} = {value:.4g}" for name, value in sorted(constant.items()))
+    caption = "; ".join(part for part in (drawn, f"one value throughout, not drawn: {flat}" if flat else "")
+                        if part)
     return LossFigure(png, f"{title}: {caption}, from losses.csv.")
 
 
