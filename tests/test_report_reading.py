@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pytest
 
-from bench import tables
+from bench import reproduce, tables
 from bench.report import build_report, figures
 from bench.report.results import table_frame
 
@@ -90,6 +90,13 @@ def test_sample_rows_say_what_was_measured_and_hide_the_papers_columns(sample_on
                                           "audit-flagged", "audit"]
     assert dict(folded)["tableA3"] == ("Table A3: irregular masks per bucket, DTD: 12 row(s) of ours, "
                                        "0 comparable with the paper")  # 2 runs × 6 buckets
+
+
+def test_the_terminal_summary_names_the_stand_ins(bench_runs):
+    said = reproduce.summary(tables.load_rows(list(bench_runs.values())), tables.DEFAULT_L1)
+    assert "sample · texture (stand-in for DTD)" in said and "sample · face (stand-in for CelebA-HQ)" in said
+    assert not re.search(r"^dtd|^celeba-hq", said, re.M)
+    assert re.search(r"^facade ", said, re.M)
 
 
 def test_a_comparable_table_keeps_the_papers_columns(everything):
