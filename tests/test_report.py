@@ -187,15 +187,28 @@ window.addEventListener("load", () => {
 </script>"""
 
 
-def test_page_reads_top_down_shows_every_domain_and_every_table_fits(report, bench_runs, tmp_path):
-    binary = chromium()
-    probe = tmp_path / "probe.html"
-    probe.write_text(report.read_text().replace("</body>", PROBE + "</body>"))
-    dom = run_chromium(binary, tmp_path / "profile", "--window-size=1280,1000", "--virtual-time-budget=10000",
-                       "--dump-dom", probe.as_uri()).stdout
+def probe(report: Path, tmp_path: Path, width: int, *, print_rules: bool = False) -> dict:
+    """The PROBE's findings on the page at `width` px (with the print stylesheet's rules applied
+    on screen when `print_rules`)."""
+    page = report.read_text()
+    if print_rules:
+        page = page.replace("@media print", "@media all")
+    copy = tmp_path / f"probe-{width}-{print_rules}.html"
+    copy.write_text(page.replace("</body>", PROBE + "</body>"))
+    dom = run_chromium(chromium(), tmp_path / f"profile-{width}-{print_rules}", f"--window-size={width},1000",
+                       "--virtual-time-budget=10000", "--dump-dom", copy.as_uri()).stdout
     match = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert match, "the probe did not run"
-    found = json.loads(html_unescape(match.group(1)))
+    return json.loads(html_unescape(match.group(1)))
+
+
+def too_wide(found: dict) -> list:
+    assert len(found["widths"]) == len(TABLE_KEYS) + GRIDS
+    return [(key, width, box) for key, width, box in found["widths"] if width > box + 0.5]
+
+
+def test_page_reads_top_down_shows_every_domain_and_every_table_fits(report, bench_runs, tmp_path):
+    found = probe(report, tmp_path, 1280)
     where = dict(found["sections"])
     # Headline first (with the first picture), then the pictures, then the tables.
     assert [name for name, _ in sorted(found["sections"], key=lambda s: s[1])] == SECTIONS
@@ -208,7 +221,8 @@ def test_page_reads_top_down_shows_every_domain_and_every_table_fits(report, ben
             evaluated.add(row["domain"] or row["dataset"])
     assert evaluated == {"facade", "texture", "face"}
     assert {key for key, images in found["grids"] if images} == evaluated
-    # No table wider than its box at 1,280 px (folded ones opened).
-    assert len(found["widths"]) == len(TABLE_KEYS) + GRIDS
-    wide = [(key, width, box) for key, width, box in found["widths"] if width > box + 0.5]
-    assert not wide, f"tables wider than their container (key, width, container): {wide}"
+    # No table wider than its box at 1,280 px (folded ones opened), nor on an A4 landscape page
+    # (1,047 px between its 10 mm margins) under the print stylesheet.
+    assert not too_wide(found), f"wider than their box at 1,280 px (key, width, box): {too_wide(found)}"
+    printed = probe(report, tmp_path, 1047, print_rules=True)
+    assert not too_wide(printed), f"wider than an A4 landscape page: {too_wide(printed)}"
