@@ -94,7 +94,7 @@ def _delta_class(delta: Any, higher: bool, comparable: bool) -> str:
 def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
                      provenance: Mapping[str, str] | None = None) -> TableView:
     """A paper table: ours [CI], paper, Δ per metric; best per column bold, Δ coloured.
-    `provenance` (run id → where its weights come from) fills the Provenance column. Where we
+    `provenance` (run id → where its weights come from) is the run cell's second line. Where we
     have rows but none is comparable with the paper, its columns and the rows we did not run are
     left out."""
     provenance = provenance or {}
