@@ -76,7 +76,7 @@ def test_report_is_self_contained_and_complete(report, bench_runs):
     assert "residual block layout is our reading of the paper." in html  # method.json departures
     assert "glcic_postprocess" in html and "mask seed 7" in html  # method.json and config.yaml
     assert "ColorJitter(0.05), after the resize (PEN-Net: before)" in html  # data departure
-    assert "0123456789ab" in html  # the manifest's git SHA
+    assert "0123456789ab (dirty)" in html  # the manifest's git SHA and its dirty flag
     assert sorted(p.name for p in report.parent.iterdir()) == ["losses", "report.html", "results.json",
                                                                "samples", "tables"]
     assert not list(report.parent.rglob(".*.tmp"))  # no temporary left

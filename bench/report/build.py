@@ -236,7 +236,7 @@ def audit_views(frame: pd.DataFrame) -> list[TableView]:
 
 
 def runs_view(runs: list[ReportRun]) -> TableView:
-    columns = ["run", "method", "dataset", "profile", "provenance", "status", "git SHA", "dirty", "device",
+    columns = ["run", "method", "dataset", "profile", "provenance", "status", "git SHA", "device",
                "started", "finished", "iterations", "last logged step", "evaluated checkpoint",
                "image size", "seed"]
     records = []
@@ -244,7 +244,7 @@ def runs_view(runs: list[ReportRun]) -> TableView:
         manifest = run.manifest
         records.append([
             run.run_id, run.method, run.dataset, run.profile or "—", run.provenance, run.status,
-            ((manifest and manifest.git_sha) or "—")[:12], manifest and manifest.git_dirty,
+            ((manifest and manifest.git_sha) or "—")[:12] + (" (dirty)" if manifest and manifest.git_dirty else ""),
             manifest and manifest.device, _short_time(manifest and manifest.started),
             _short_time(manifest and manifest.finished),
             run.setting("train.iterations"),
