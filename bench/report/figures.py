@@ -59,8 +59,9 @@ def headline_figure(found: pd.DataFrame) -> bytes:
     runs = sorted(zip(runs["method"], runs["run_id"]), key=lambda r: (rank.get(r[0], len(rank)), r[1]))
     columns = min(4, len(datasets))
     rows = -(-len(datasets) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.1 * columns, 2.9 * rows + 0.5), squeeze=False,
-                                layout="constrained", sharey=True)
+    legend_width = 3.2 if columns < 3 else 0.0  # a narrow figure has its legend on the right
+    figure, axes = plt.subplots(rows, columns, figsize=(3.1 * columns + legend_width, 2.9 * rows + 0.5),
+                                squeeze=False, layout="constrained", sharey=True)
     width = 0.8 / max(1, len(runs))
     for ax, dataset in zip(axes.flat, datasets):
         here = found[found["dataset"] == dataset]
@@ -85,7 +86,10 @@ def headline_figure(found: pd.DataFrame) -> bytes:
     if found["paper"].notna().any():
         handles.append(plt.Line2D([], [], marker="D", linestyle="none", markerfacecolor="none", color="#333"))
         labels.append("paper's value (centre)")
-    figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=7)
+    if legend_width:
+        figure.legend(handles, labels, loc="outside right upper", fontsize=7)
+    else:
+        figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=7)
     return png_bytes(figure)
 
 
