@@ -159,8 +159,10 @@ def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
     if comparable_table:
         note += "; Δ = ours − paper; best per column in bold (ours and paper separately)."
     else:
-        note += (f"; best per column in bold. No row here is comparable with the paper, so its columns "
-                 f"and the {hidden} paper rows we did not run are left out.")
+        left_out = (f"its columns and the {hidden} paper rows we did not run are" if hidden
+                    else "its columns are")
+        note += (f"; best per column in bold. No row here is comparable with the paper, so {left_out} "
+                 "left out.")
     if like and comparable_table:
         note += (" The paper's Table 3 is not pooled over the buckets: each row's numbers are matched "
                  "to a definition (one bucket, or the mean of the six; bench.audit.table3_definitions) "
@@ -244,7 +246,8 @@ def runs_view(runs: list[ReportRun]) -> TableView:
         manifest = run.manifest
         records.append([
             run.run_id, run.method, run.dataset, run.profile or "—", run.provenance, run.status,
-            ((manifest and manifest.git_sha) or "—")[:12] + (" (dirty)" if manifest and manifest.git_dirty else ""),
+            ((manifest and manifest.git_sha) or "—")[:12]
+            + (" (dirty)" if manifest and manifest.git_dirty else ""),
             manifest and manifest.device, _short_time(manifest and manifest.started),
             _short_time(manifest and manifest.finished),
             run.setting("train.iterations"),
