@@ -169,7 +169,12 @@ window.addEventListener("load", () => {
   document.querySelectorAll("details").forEach((d) => { d.open = true; });
   const top = (e) => Math.round(e.getBoundingClientRect().top + window.scrollY);
   const picture = document.querySelector("img[src]");
+  const sample = document.querySelector("table.grid img"), zoom = document.getElementById("zoom");
+  sample.click();
+  const enlarged = !zoom.hidden && zoom.querySelector("img").src === sample.src;
+  zoom.click();
   const found = {
+    zoom: [enlarged, zoom.hidden],
     sections: [...document.querySelectorAll("section")].map((s) => [s.id, top(s)]),
     picture: [picture.closest("section").id, top(picture)],
     table: top(document.querySelector("table.data")),
@@ -221,6 +226,7 @@ def test_page_reads_top_down_shows_every_domain_and_every_table_fits(report, ben
             evaluated.add(row["domain"] or row["dataset"])
     assert evaluated == {"facade", "texture", "face"}
     assert {key for key, images in found["grids"] if images} == evaluated
+    assert found["zoom"] == [True, True]  # a click on a sample enlarges it, a second click closes it
     # No table wider than its box at 1,280 px (folded ones opened), nor on an A4 landscape page
     # (1,047 px between its 10 mm margins) under the print stylesheet.
     assert not too_wide(found), f"wider than their box at 1,280 px (key, width, box): {too_wide(found)}"
