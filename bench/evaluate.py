@@ -6,8 +6,9 @@ method), the method's raw prediction is composited, (1 − m)·x + m·ŷ, and sc
 bench.metrics.score_batch. Rows are appended as batches are scored (nothing is held for the
 whole split), so an interrupted evaluation resumes by skipping the rows already written. Under
 torchrun each process scores its share of the images into its own part file, which rank 0
-merges into rows.csv at the end. The first `eval.samples_to_save` images of each setting are
-also saved as truth / input (white holes) / output (composite) PNGs.
+merges into rows.csv at the end. `eval.samples_to_save` images of each setting, spread evenly
+over the evaluated images and their domains (`sample_indices`), are also saved as truth / input
+(white holes) / output (composite) PNGs.
 
 A run folder is evaluated from its checkpoint (the last by default), holding the folder's lock
 (bench.lock) and only on the test split recorded in its manifest; an official baseline
@@ -139,9 +140,27 @@ def batch_rows(fixed: dict[str, str], batch: dict[str, Any], scores: dict[str, n
             for k, image_id in enumerate(batch["image_id"])]
 
 
-def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, limit: int) -> None:
-    """truth / input (holes white) / output PNGs of the batch's images with index < limit."""
-    keep = [k for k, i in enumerate(batch["index"].tolist()) if i < limit]
+def sample_indices(domains: Sequence[str], limit: int) -> set[int]:
+    """`limit` indices of images (their domains in order) to save as samples, spread evenly:
+    the domains take turns (in order of first appearance) until `limit` is reached or all are
+    taken, and each domain's share is evenly spaced over its images, from its first."""
+    groups: dict[str, list[int]] = {}
+    for index, domain in enumerate(domains):
+        groups.setdefault(domain, []).append(index)
+    shares = dict.fromkeys(groups, 0)
+    left = min(limit, len(domains))
+    while left:
+        for domain, members in groups.items():
+            if left and shares[domain] < len(members):
+                shares[domain] += 1
+                left -= 1
+    return {members[j * len(members) // shares[domain]]
+            for domain, members in groups.items() for j in range(shares[domain])}
+
+
+def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, chosen: set[int]) -> None:
+    """truth / input (holes white) / output PNGs of the batch's images whose index is chosen."""
+    keep = [k for k, i in enumerate(batch["index"].tolist()) if i in chosen]
     if not keep:
         return
     images, holes = batch["image"][keep], batch["mask"][keep]
@@ -298,11 +317,12 @@ class Evaluator:
                             num_workers=self.config.eval.num_workers,
                             pin_memory=self.device.type == "cuda")
         samples = self.run_folder.samples_dir / setting.folder
+        chosen = sample_indices(self.dataset.domains[:count], self.config.eval.samples_to_save)
         bar = tqdm(total=len(todo), desc=setting.folder, unit="img", dynamic_ncols=True,
                    disable=not self.progress or self.rank != 0 or not todo)
         for batch, composite, scores in scored_batches(self.method, loader, self.device,
                                                        seed=self.config.eval.mask_seed):
-            save_samples(samples, batch, composite, self.config.eval.samples_to_save)
+            save_samples(samples, batch, composite, chosen)
             writer.write(batch_rows(fixed, batch, scores, setting))
             bar.update(len(batch["image_id"]) * self.world)
         bar.close()

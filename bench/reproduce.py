@@ -170,11 +170,15 @@ def eval_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: 
 
 
 def summary(rows: pd.DataFrame, l1: str) -> str:
-    """A short terminal table: centre-mask means per dataset/domain and method."""
+    """A short terminal table: centre-mask means per dataset (or sample-set stand-in) and method."""
+    from bench import tables
+
     centre = rows[rows["mask_setting"] == "center"]
     if centre.empty:
         return "(no centre-mask rows)"
-    table = centre.groupby(["dataset", "domain", "method"])[[l1, "psnr", "msssim_pct"]].mean().round(2)
+    centre = centre.assign(dataset=[tables.dataset_label(dataset, source)
+                                    for dataset, source in zip(centre["dataset"], centre["source"])])
+    table = centre.groupby(["dataset", "method"], sort=False)[[l1, "psnr", "msssim_pct"]].mean().round(2)
     return table.to_string()
 
 

@@ -43,6 +43,7 @@ METHOD_ORDER = tuple(methods.REGISTRY)
 REFERENCE_METHOD = methods.REFERENCE
 PAPER_METHOD_NAMES = methods.ABLATION  # Table 5 names in the paper CSV → our registry names
 DATASET_ORDER = ("dtd", "facade", "celeba-hq", "places2")
+PAPER_DATASET_NAMES = {"dtd": "DTD", "facade": "CMP Facade", "celeba-hq": "CelebA-HQ", "places2": "Places2"}
 SAMPLE_DATASET = "sample"
 DOMAIN_TO_DATASET = {domain: paper_dataset for domain, (paper_dataset, _) in DOMAINS.items()}
 BUCKET_ORDER = ("all", *BUCKET_LABELS)
@@ -112,6 +113,20 @@ TABLE_TITLES = {
     "audit": "Paper-consistency audit (computed from paper_tables.csv)",
 }
 GROUP_COLUMNS = ["run_id", "method", "dataset", "source", "mask_setting", "bucket"]
+
+
+def domain_label(domain: str) -> str:
+    """A sample-set domain as the report names it: "sample · texture (stand-in for DTD)"."""
+    paper = DOMAIN_TO_DATASET[domain]
+    return f"{SAMPLE_DATASET} · {domain} (stand-in for {PAPER_DATASET_NAMES.get(paper, paper)})"
+
+
+def dataset_label(dataset: str, source: str) -> str:
+    """What a row measured: the dataset itself, or the sample-set domain standing in for it."""
+    if source != SOURCE_SAMPLE:
+        return dataset
+    (domain,) = (d for d, paper in DOMAIN_TO_DATASET.items() if paper == dataset)
+    return domain_label(domain)
 
 
 def load_paper(path: Path | None = None) -> pd.DataFrame:

@@ -72,9 +72,13 @@ def _save_png(path: Path, pixels: np.ndarray) -> None:
     Image.fromarray(pixels).save(path)
 
 
-def write_samples(run_dir: Path, run_id: str, ids: list[str], center_only: bool) -> None:
+def write_samples(run_dir: Path, run_id: str, ids: list[tuple[str, str]], center_only: bool,
+                  count: int) -> None:
+    """`count` samples per setting, chosen as the evaluator chooses them (spread over the domains)."""
+    from bench.evaluate import sample_indices  # here: torch is imported only by tests that write runs
+
+    chosen = [ids[i][0] for i in sorted(sample_indices([domain for _, domain in ids], count))]
     for setting, bucket, folder in settings(center_only):
-        chosen = ids[:2] if setting == "center" else ids[:1]
         for image_id in chosen:
             truth = _picture(image_id)
             hole = np.zeros(truth.shape[:2], bool)
@@ -95,11 +99,11 @@ def make_run(root: Path, run_id: str, method: str, dataset: str, *, quality: flo
              images: int = 4, domains: tuple[str, ...] = ("texture", "face"),
              center_only: bool = False, profile: str | None = None,
              stale_checkpoint: bool = False, departures: tuple[str, ...] = (),
-             protocol: dict[str, str] | None = None) -> Path:
+             protocol: dict[str, str] | None = None, samples: int = 2) -> Path:
     """Write one synthetic run folder under `root`; returns its path.
 
     `stale_checkpoint` adds rows of an earlier checkpoint with absurd values (the tables must
-    keep only the latest checkpoint's rows)."""
+    keep only the latest checkpoint's rows); `samples` images per setting are saved as PNGs."""
     run_dir = Path(root) / run_id
     (run_dir / "eval").mkdir(parents=True)
     ids = image_ids(dataset, images, domains)
@@ -115,7 +119,7 @@ def make_run(root: Path, run_id: str, method: str, dataset: str, *, quality: flo
          **metric_row(run_id, image_id, setting, bucket, value)}
         for checkpoint, value in checkpoints for image_id, domain in ids
         for index, (setting, bucket, _) in enumerate(settings(center_only)))
-    write_samples(run_dir, run_id, [i for i, _ in ids], center_only)
+    write_samples(run_dir, run_id, ids, center_only, samples)
     with open(run_dir / "losses.csv", "w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(["step", "name", "value"])

@@ -80,6 +80,8 @@ def test_rows_masks_and_samples(run_dir):
 
     folder = run_dir / "eval" / "samples" / "irregular_5"
     assert len(list(folder.glob("*.png"))) == 6  # 2 images × truth, input, output
+    saved = {p.name.removesuffix("_truth.png") for p in folder.glob("*_truth.png")}
+    assert saved == {irregular[0]["image_id"], irregular[2]["image_id"]}  # spread over the 4, not the first 2
     image_id = irregular[0]["image_id"]
     truth, shown, output = (np.asarray(Image.open(folder / f"{image_id}_{v}.png"))
                             for v in ("truth", "input", "output"))
@@ -87,6 +89,16 @@ def test_rows_masks_and_samples(run_dir):
     assert truth.shape == (64, 64, 3) and truth.dtype == np.uint8
     assert (shown[hole] == 255).all() and (shown[~hole] == truth[~hole]).all()
     assert (output[~hole] == truth[~hole]).all() and not (output[hole] == truth[hole]).all()
+
+
+def test_samples_are_spread_over_the_split_and_its_domains():
+    four_domains = ["texture"] * 6 + ["facade"] * 6 + ["face"] * 6 + ["scene"] * 6
+    assert evaluate.sample_indices(four_domains, 4) == {0, 6, 12, 18}  # one per domain
+    assert evaluate.sample_indices(four_domains, 8) == {0, 3, 6, 9, 12, 15, 18, 21}
+    assert evaluate.sample_indices([""] * 100, 4) == {0, 25, 50, 75}  # no domains: over the split
+    assert evaluate.sample_indices(["a"] * 2 + ["b"] * 10, 5) == {0, 1, 2, 5, 8}  # a has only 2
+    assert evaluate.sample_indices(["a", "b"], 9) == {0, 1}
+    assert evaluate.sample_indices(["a", "b"], 0) == set()
 
 
 def test_interrupted_evaluation_resumes_without_duplicates(run_dir):

@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader
 from bench import config as config_module
 from bench.benchmarks.record import DEFAULT_DIR, Record
 from bench.data import masks
-from bench.evaluate import (MaskedImages, Timings, batch_rows, row_constants, save_samples,
-                            scored_batches, test_mask_set)
+from bench.evaluate import (MaskedImages, Timings, batch_rows, row_constants, sample_indices,
+                            save_samples, scored_batches, test_mask_set)
 from bench.method import Method
 from bench.records import rows
 from bench.runs import RunFolder
@@ -81,6 +81,7 @@ def main() -> None:
     loader = DataLoader(MaskedImages(dataset, test_mask_set(config, setting, count), list(range(count))),
                         batch_size=args.batch_size, num_workers=args.num_workers,
                         pin_memory=device.type == "cuda")
+    chosen = sample_indices(dataset.domains[:count], args.samples)
     timings, writing = Timings(), 0.0
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
@@ -88,7 +89,7 @@ def main() -> None:
         fixed = row_constants(config, method, "none", "none")
         for batch, composite, scores in scored_batches(method, loader, device, seed=0, timings=timings):
             clock = time.perf_counter()
-            save_samples(Path(folder) / "samples", batch, composite, args.samples)
+            save_samples(Path(folder) / "samples", batch, composite, chosen)
             writer.write(batch_rows(fixed, batch, scores, setting))
             writing += time.perf_counter() - clock
     total = time.perf_counter() - started

@@ -22,7 +22,7 @@ import pandas as pd
 
 from bench import audit, metrics, profiles, tables
 from bench.data import masks
-from bench.report import figures
+from bench.report import figures, headline
 from bench.report.results import ReportRun, Results, collect, read_results
 from bench.runs import write_text
 
@@ -31,6 +31,7 @@ STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
                   tables.STATUS_PROXY: "proxy", tables.STATUS_NOT_IN_PAPER: "notinpaper",
                   "differs": "differs"}
 SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
+CI = "sub ci"  # a cell's 95% interval: a small second line on screen, left out in print
 
 
 # --- table views -------------------------------------------------------------------------------
@@ -41,6 +42,8 @@ class Cell:
     bold: bool = False
     colspan: int = 1
     rowspan: int = 1
+    sub: str = ""  # a second, smaller line: a run's provenance, or a 95% CI (class "ci": left out in print)
+    sub_cls: str = "sub"
 
 
 @dataclass
@@ -56,7 +59,7 @@ class TableView:
     header_rows: list[list[Cell]]
     rows: list[Row]
     note: str = ""
-    wrap: bool = False  # let long cells wrap
+    folded: str = ""  # when set: the table is folded (<details>) under this one-line summary
 
 
 def _missing(value: Any) -> bool:
@@ -91,19 +94,25 @@ def _delta_class(delta: Any, higher: bool, comparable: bool) -> str:
 def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
                      provenance: Mapping[str, str] | None = None) -> TableView:
     """A paper table: ours [CI], paper, Δ per metric; best per column bold, Δ coloured.
-    `provenance` (run id → where its weights come from) fills the Provenance column."""
+    `provenance` (run id → where its weights come from) is the run cell's second line. Where we
+    have rows but none is comparable with the paper, its columns and the rows we did not run are
+    left out."""
     provenance = provenance or {}
+    comparable_table = bool((frame["status"] == tables.STATUS_OK).any() or frame["n"].isna().all())
+    hidden = 0 if comparable_table else int((frame["status"] == tables.STATUS_NOT_RUN).sum())
+    if not comparable_table:
+        frame = frame[frame["status"] != tables.STATUS_NOT_RUN].reset_index(drop=True)
     header = [Cell("Dataset", rowspan=2)]
     if spec.per_bucket:
         header.append(Cell("Bucket", rowspan=2))
-    header += [Cell("Method", rowspan=2), Cell("Run", rowspan=2), Cell("Provenance", rowspan=2),
-               Cell("n", rowspan=2)]
+    header += [Cell("Method", rowspan=2), Cell("Run (provenance)", rowspan=2), Cell("n", rowspan=2)]
     like = "paper_definition" in frame.columns  # Table 3: Δ against the paper's own definition
     names = (("ours, all buckets pooled [95% CI]", "ours as the paper's definition", "paper",
               "Δ like with like") if like else ("ours [95% CI]", "paper", "Δ"))
+    names = names if comparable_table else names[:1]
     header += [Cell(f"{label} {'↑' if higher else '↓'}", colspan=len(names))
                for _, higher, label in tables.METRICS.values()]
-    if like:
+    if like and comparable_table:
         header.append(Cell("Paper's definition", rowspan=2))
     header.append(Cell("Status", rowspan=2))
     sub = [Cell(text) for _ in tables.METRICS for text in names]
@@ -118,16 +127,19 @@ def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
         method = record["method"]
         if spec.ablation_names:
             method = f"{record['paper_method']} ({record['method']})"
-        cells = [Cell(record["dataset"])]
+        cells = [Cell(tables.dataset_label(record["dataset"], record["source"]))]
         if spec.per_bucket:
             cells.append(Cell(record["bucket"]))
-        cells += [Cell(method, "method"), Cell(fmt(record["run_id"])),
-                  Cell(provenance.get(record["run_id"], "—"), "method"), Cell(fmt(record["n"]), "num")]
+        run = "" if _missing(record["run_id"]) else provenance.get(record["run_id"], "—")
+        cells += [Cell(method, "method"), Cell(fmt(record["run_id"]), "method", sub=run),
+                  Cell(fmt(record["n"]), "num")]
         for metric, (_, higher, _) in tables.METRICS.items():
             ours = record[f"{metric}_ours"]
             interval = "" if _missing(ours) else (
-                f" [{fmt(record[f'{metric}_ci_low'])}, {fmt(record[f'{metric}_ci_high'])}]")
-            cells.append(Cell(fmt(ours) + interval, "num", bool(best[f"{metric}_ours"][i])))
+                f"[{fmt(record[f'{metric}_ci_low'])}, {fmt(record[f'{metric}_ci_high'])}]")
+            cells.append(Cell(fmt(ours), "num", bool(best[f"{metric}_ours"][i]), sub=interval, sub_cls=CI))
+            if not comparable_table:
+                continue
             if like:
                 cells.append(Cell(fmt(record[f"{metric}_as_paper"]), "num"))
             cells += [
@@ -135,7 +147,7 @@ def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
                 Cell(fmt(record[f"{metric}_delta"], signed=True),
                      "num " + _delta_class(record[f"{metric}_delta"], higher, comparable)),
             ]
-        if like:
+        if like and comparable_table:
             cells.append(Cell(record["paper_definition"] or "—"))
         cells.append(Cell(record["status"], "status"))
         group = (record["dataset"], record["bucket"])
@@ -143,41 +155,58 @@ def paper_table_view(spec: tables.TableSpec, frame: pd.DataFrame,
         previous = group
         rows.append(Row(cells, cls))
     l1 = frame["l1_variant"].iloc[0] if len(frame) else ""
-    note = (f"L1 = {l1}. Ours: mean over images with a 95% bootstrap interval (images resampled); "
-            "Δ = ours − paper; best per column in bold (ours and paper separately).")
-    if like:
+    note = f"L1 = {l1}. Ours: mean over images with a 95% bootstrap interval (images resampled)"
+    if comparable_table:
+        note += "; Δ = ours − paper; best per column in bold (ours and paper separately)."
+    else:
+        left_out = (f"its columns and the {hidden} paper rows we did not run are" if hidden
+                    else "its columns are")
+        note += (f"; best per column in bold. No row here is comparable with the paper, so {left_out} "
+                 "left out.")
+    if like and comparable_table:
         note += (" The paper's Table 3 is not pooled over the buckets: each row's numbers are matched "
                  "to a definition (one bucket, or the mean of the six; bench.audit.table3_definitions) "
                  f"and Δ compares our value under it; \"{audit.NO_DEFINITION}\" rows get no Δ.")
-    return TableView(spec.key, spec.title, [header, sub], rows, note)
+    folded = ""
+    if spec.per_bucket:
+        ours_rows = int(frame["n"].notna().sum())
+        folded = (f"{spec.title}: {ours_rows} row(s) of ours, "
+                  f"{int((frame['status'] == tables.STATUS_OK).sum())} comparable with the paper")
+    return TableView(spec.key, spec.title, [header, sub], rows, note, folded)
 
 
 def paired_view(frame: pd.DataFrame) -> TableView:
-    """Paired differences: one cell per metric, mean [CI] and verdict, coloured by verdict."""
+    """Paired differences: one cell per metric, mean [CI] and verdict, coloured by verdict;
+    folded under a one-line count of the verdicts."""
     header = [Cell(text) for text in ("Dataset", "Mask", "Run", "Against", "Against run", "Pairs")]
     header += [Cell(f"{label} {'↑' if higher else '↓'}: diff [95% CI]")
                for _, higher, label in tables.METRICS.values()]
     rows = []
     for _, record in frame.iterrows():
-        dataset = record["dataset"] + (" (sample proxy)" if record["source"] == tables.SOURCE_SAMPLE else "")
         mask = "centre" if record["mask_setting"] == "center" else f"irregular {record['bucket']}"
-        cells = [Cell(dataset), Cell(mask), Cell(record["run_id"]), Cell(record["baseline"]),
+        cells = [Cell(tables.dataset_label(record["dataset"], record["source"])), Cell(mask),
+                 Cell(record["run_id"]), Cell(record["baseline"]),
                  Cell(record["baseline_run_id"]), Cell(fmt(record["n_pairs"]), "num")]
         for metric in tables.METRICS:
             verdict = record[f"{metric}_verdict"]
             cls, word = (("better", "better") if verdict.endswith("better")
                          else ("worse", "worse") if verdict.endswith("worse") else ("", "n.s."))
             interval = f"[{fmt(record[f'{metric}_ci_low'])}, {fmt(record[f'{metric}_ci_high'])}]"
-            cells.append(Cell(f"{fmt(record[f'{metric}_diff'], signed=True)} {interval} {word}",
-                              f"num {cls}"))
+            cells.append(Cell(f"{fmt(record[f'{metric}_diff'], signed=True)} {word}", f"num {cls}",
+                              sub=interval, sub_cls=CI))
         rows.append(Row(cells, "proxy" if record["source"] == tables.SOURCE_SAMPLE else ""))
     note = (f"{tables.REFERENCE_METHOD} minus the other method on the same image and mask "
             f"(L1 = {frame['l1_variant'].iloc[0] if len(frame) else '—'}); better/worse needs the "
             "whole 95% bootstrap interval on one side of zero, else n.s. (not significant).")
-    return TableView("paired", tables.TABLE_TITLES["paired"], [header], rows, note)
+    verdicts = frame["psnr_verdict"] if len(frame) else pd.Series(dtype=str)
+    folded = (f"{len(frame)} paired comparisons; PSNR: {tables.REFERENCE_METHOD} better in "
+              f"{int(verdicts.str.endswith('better').sum())}, worse in "
+              f"{int(verdicts.str.endswith('worse').sum())}, no clear difference in "
+              f"{int((verdicts == 'no clear difference').sum())}")
+    return TableView("paired", tables.TABLE_TITLES["paired"], [header], rows, note, folded)
 
 
-def frame_view(key: str, title: str, frame: pd.DataFrame, *, note: str = "", wrap: bool = False,
+def frame_view(key: str, title: str, frame: pd.DataFrame, *, note: str = "", folded: str = "",
                status_column: str | None = None, flag_column: str | None = None) -> TableView:
     """Any frame as a plain table; numbers to 2 decimals, rows classed by status or flag."""
     header = [[Cell(str(c)) for c in frame.columns]]
@@ -190,7 +219,7 @@ def frame_view(key: str, title: str, frame: pd.DataFrame, *, note: str = "", wra
             cls = "flagged"
         rows.append(Row([Cell(fmt(v), "num" if isinstance(v, (int, float, np.number)) else "")
                          for v in record], cls))
-    return TableView(key, title, header, rows, note, wrap)
+    return TableView(key, title, header, rows, note, folded)
 
 
 def audit_views(frame: pd.DataFrame) -> list[TableView]:
@@ -201,13 +230,15 @@ def audit_views(frame: pd.DataFrame) -> list[TableView]:
         frame_view("audit-summary", "Audit summary (flagged rows per check)", summary,
                    note="Checks are described in bench/audit.py; every value comes from paper_tables.csv "
                         "and citations.csv (results/paper/)."),
-        frame_view("audit-flagged", "Audit: flagged rows", flagged),
-        frame_view("audit", tables.TABLE_TITLES["audit"] + ": every row", frame, flag_column="flagged"),
+        frame_view("audit-flagged", "Audit: flagged rows", flagged,
+                   folded=f"The {len(flagged)} flagged audit rows"),
+        frame_view("audit", tables.TABLE_TITLES["audit"] + ": every row", frame, flag_column="flagged",
+                   folded=f"Every audit row ({len(frame)}, flagged ones shaded)"),
     ]
 
 
 def runs_view(runs: list[ReportRun]) -> TableView:
-    columns = ["run", "method", "dataset", "profile", "provenance", "status", "git SHA", "dirty", "device",
+    columns = ["run", "method", "dataset", "profile", "provenance", "status", "git SHA", "device",
                "started", "finished", "iterations", "last logged step", "evaluated checkpoint",
                "image size", "seed"]
     records = []
@@ -215,7 +246,8 @@ def runs_view(runs: list[ReportRun]) -> TableView:
         manifest = run.manifest
         records.append([
             run.run_id, run.method, run.dataset, run.profile or "—", run.provenance, run.status,
-            ((manifest and manifest.git_sha) or "—")[:12], manifest and manifest.git_dirty,
+            ((manifest and manifest.git_sha) or "—")[:12]
+            + (" (dirty)" if manifest and manifest.git_dirty else ""),
             manifest and manifest.device, _short_time(manifest and manifest.started),
             _short_time(manifest and manifest.finished),
             run.setting("train.iterations"),
@@ -224,7 +256,7 @@ def runs_view(runs: list[ReportRun]) -> TableView:
         ])
     frame = pd.DataFrame(records, columns=columns)
     return frame_view("runs", "Runs (from manifest.json, config.yaml, losses.csv, eval/rows.csv)", frame,
-                      wrap=True, note="Times in UTC.")
+                      note="Times in UTC.")
 
 
 def _short_time(stamp: str | None) -> str | None:
@@ -336,12 +368,12 @@ def baseline_protocol_view(protocols: Sequence[profiles.BaselineProtocol], runs:
     header = [[Cell("Method"), Cell("The paper (Section 4.1)"), Cell("This report's runs"), Cell("Protocol notes")]]
     return TableView("baseline-protocols", "Each method's protocol beside the paper's sentence about it",
                      header, rows, "Quotes from the paper's Section 4.1; notes from the profile's "
-                     "per_method entries (bench/configs).", wrap=True)
+                     "per_method entries (bench/configs).")
 
 
 # --- the page ----------------------------------------------------------------------------------
 def _sample_sections(results: Results) -> list[figures.SampleGrid]:
-    """Grids per dataset; sample-dataset runs get one grid per domain (image ids from the rows)."""
+    """A grid per dataset; a sample-dataset run gets one per domain (image ids from its rows)."""
     by_dataset: dict[str, list[ReportRun]] = {}
     for run in results.runs:
         if run.samples is not None:
@@ -352,47 +384,57 @@ def _sample_sections(results: Results) -> list[figures.SampleGrid]:
         labels = [r.method if methods.count(r.method) == 1 else f"{r.method} [{r.run_id}]" for r in group]
         sources = [figures.SampleSource(label, r.method, results.samples_dir(r)) for label, r in zip(labels, group)]
         if dataset != tables.SAMPLE_DATASET:
-            grids += figures.sample_grids(sources, dataset)
+            grids.append(figures.sample_grid(sources, dataset, dataset))
             continue
         domains: dict[str, set[str]] = {}
         for run in group:
             for domain, ids in run.sample_ids.items():
                 domains.setdefault(domain, set()).update(ids)
-        for domain, ids in domains.items():
-            title = f"sample {domain} (proxy for {tables.DOMAIN_TO_DATASET[domain]})"
-            grids += figures.sample_grids(sources, title, only=ids)
-    return grids
+        grids += [figures.sample_grid(sources, tables.domain_label(domain), domain, images=1, only=ids)
+                  for domain, ids in domains.items()]
+    return [grid for grid in grids if grid is not None]
+
+
+def _table1_view(frame: pd.DataFrame) -> TableView:
+    frame = frame.assign(dataset=[tables.dataset_label(dataset, source)
+                                  for dataset, source in zip(frame["dataset"], frame["source"])])
+    return frame_view("table1", tables.TABLE_TITLES["table1"], frame, status_column="status",
+                      note="paper: the paper's Table 1; found: the data check's count; "
+                           "evaluated: distinct test images in our rows.")
 
 
 def render(report_dir: Path) -> Path:
     """Write report_dir/report.html (self-contained, written atomically) from the report
-    folder's own files (results.json, tables/*.csv, samples/, losses/); returns its path."""
+    folder's own files (results.json, tables/*.csv, samples/, losses/); returns its path.
+    The page reads top-down: the headline (figure and sentences), the pictures, then the
+    tables, the long ones folded."""
     results = read_results(Path(report_dir))
     built, runs, l1 = results.tables, results.runs, results.data["l1"]
     specs = {spec.key: spec for spec in tables.TABLE_SPECS}
-    table_views = [frame_view("table1", tables.TABLE_TITLES["table1"], built["table1"],
-                              status_column="status",
-                              note="paper: the paper's Table 1; found: the data check's count; "
-                                   "evaluated: distinct test images in our rows.")]
     provenance = {run.run_id: run.provenance for run in runs}
-    table_views += [paper_table_view(specs[key], built[key], provenance) for key in specs]
-    plots = [(specs[key].title, figures.data_uri(figures.bucket_figure(built[key], specs[key].title)))
-             for key in specs if specs[key].per_bucket]
-    losses = [(run.run_id, figures.data_uri(figures.loss_figure(frame, f"{run.run_id} ({run.method})")))
+    views = {key: paper_table_view(specs[key], built[key], provenance) for key in specs}
+    found = headline.frame(built)
+    plots = [(specs[key].title, figures.data_uri(figures.bucket_figure(
+                 built[key], specs[key].title, (built[key]["status"] == tables.STATUS_OK).any())))
+             for key in specs if specs[key].per_bucket and built[key]["n"].notna().any()]
+    losses = [figures.loss_figure(frame, f"{run.run_id} ({run.method})")
               for run, frame in ((run, results.losses(run)) for run in runs)
               if frame is not None and not frame.empty]
     html = _environment().get_template("report.html").render(
         title=results.data["title"],
         generated=results.data["generated"],
         banners=results.data["banners"],
-        runs=runs_view(runs),
-        tables=table_views,
+        headline=results.data["headline"],
+        headline_figure=figures.data_uri(figures.headline_figure(found)) if len(found) else None,
+        grids=_sample_sections(results),
+        plots=plots,
+        losses=[(figure.caption, figure.png and figures.data_uri(figure.png)) for figure in losses],
+        tables=[_table1_view(built["table1"])] + [v for v in views.values() if not v.folded],
+        bucket_tables=[v for v in views.values() if v.folded],
         paired=paired_view(built["paired"]),
         audit=audit_views(built["audit"]),
         findings=results.data["findings"],
-        plots=plots,
-        losses=losses,
-        grids=_sample_sections(results),
+        runs=runs_view(runs),
         protocol=protocol_view(runs, l1),
         baselines=baseline_protocol_view(results.protocols, runs) if results.protocols else None,
     )

@@ -1,9 +1,13 @@
 """Figures for the HTML report, each returned as PNG bytes or a base64 data URI.
 
+- `headline_figure`: each run's PSNR with its 95% CI per dataset and mask setting, and the
+  paper's value where it is comparable (the report's first picture).
 - `bucket_figure`: metric versus irregular-mask bucket for one dataset (ours solid, paper dashed).
-- `loss_figure`: a run's training losses from losses.csv (one panel per loss name).
-- `sample_grids`: qualitative grids like the paper's Figures 5, 6 and A1: ground truth, masked
-  input and each run's output on the same image and mask, read from eval/samples.
+- `loss_figure`: a run's training losses from losses.csv (one panel per logged name that
+  changes; constant ones, such as a fixed learning rate, become one line of text).
+- `sample_grid`: a qualitative grid like the paper's Figures 5, 6 and A1 for one dataset (or
+  sample-set domain): ground truth, masked input and each run's output on the same image and
+  mask, one row per mask setting (centre, the smallest and the largest bucket), from eval/samples.
 """
 
 from __future__ import annotations
@@ -45,9 +49,54 @@ def _colour(method: str) -> str:
     return methods.REGISTRY[method].colour if method in methods.REGISTRY else OTHER_COLOUR
 
 
-def bucket_figure(table: pd.DataFrame, title: str) -> bytes:
+def headline_figure(found: pd.DataFrame) -> bytes:
+    """One panel per dataset: each run's mean PSNR (dot) and 95% CI (bar) per mask setting, and
+    the paper's value (hollow diamond) where `found["paper"]` holds one (`bench.report.headline`)."""
+    datasets = list(dict.fromkeys(found["dataset"]))
+    settings = list(dict.fromkeys(found["setting"]))
+    runs = found.drop_duplicates(["method", "run_id"])
+    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    runs = sorted(zip(runs["method"], runs["run_id"]), key=lambda r: (rank.get(r[0], len(rank)), r[1]))
+    columns = min(4, len(datasets))
+    rows = -(-len(datasets) // columns)
+    legend_width = 3.2 if columns < 3 else 0.0  # a narrow figure has its legend on the right
+    figure, axes = plt.subplots(rows, columns, figsize=(3.1 * columns + legend_width, 2.9 * rows + 0.5),
+                                squeeze=False, layout="constrained", sharey=True)
+    width = 0.8 / max(1, len(runs))
+    for ax, dataset in zip(axes.flat, datasets):
+        here = found[found["dataset"] == dataset]
+        for k, (method, run_id) in enumerate(runs):
+            mine = here[(here["method"] == method) & (here["run_id"] == run_id)]
+            x = mine["setting"].map(settings.index).to_numpy() - 0.4 + (k + 0.5) * width
+            ax.errorbar(x, mine["psnr"], yerr=[mine["psnr"] - mine["low"], mine["high"] - mine["psnr"]],
+                        fmt="o", markersize=4, capsize=2, color=_colour(method), label=f"{method} [{run_id}]")
+            paper = mine.dropna(subset=["paper"])
+            ax.plot(paper["setting"].map(settings.index).to_numpy() - 0.4 + (k + 0.5) * width, paper["paper"],
+                    "D", markersize=6, markerfacecolor="none", color=_colour(method))
+        ax.set_xticks(range(len(settings)), [s.replace(", ", "\n", 1) for s in settings], fontsize=7)
+        ax.set_xlim(-0.5, len(settings) - 0.5)
+        ax.set_title(dataset, fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("PSNR (dB) ↑", fontsize=8)
+    for ax in list(axes.flat)[len(datasets):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if found["paper"].notna().any():
+        handles.append(plt.Line2D([], [], marker="D", linestyle="none", markerfacecolor="none", color="#333"))
+        labels.append("paper's value (centre)")
+    if legend_width:
+        figure.legend(handles, labels, loc="outside right upper", fontsize=7)
+    else:
+        figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=7)
+    return png_bytes(figure)
+
+
+def bucket_figure(table: pd.DataFrame, title: str, paper_lines: bool = True) -> bytes:
     """Three panels (L1, PSNR, MS-SSIM) against bucket for one per-bucket table's rows:
-    each of our runs a solid line, each paper method a dashed line in the same colour."""
+    each of our runs a solid line, each paper method a dashed line in the same colour (only when
+    `paper_lines`: the report leaves them out of a table with no comparable row)."""
     buckets = [b for b in BUCKET_LABELS if b in set(table["bucket"])]
     x = np.arange(len(buckets))
     position = {b: i for i, b in enumerate(buckets)}
@@ -59,12 +108,13 @@ def bucket_figure(table: pd.DataFrame, title: str) -> bytes:
 
     for ax, (metric, (_, higher, label)) in zip(axes, METRICS.items()):
         paper = table.dropna(subset=[f"{metric}_paper"]).drop_duplicates(["method", "bucket"])
+        paper = paper if paper_lines else paper.iloc[:0]
         for method, rows in paper.groupby("method", sort=False):
             line(ax, rows, f"{metric}_paper", "--", color=_colour(method), alpha=0.75,
                  label=f"{method} (paper)")
         ours = table.dropna(subset=[f"{metric}_ours"])
         for (method, run_id, source), rows in ours.groupby(["method", "run_id", "source"], sort=False):
-            suffix = " sample proxy" if source == SOURCE_SAMPLE else ""
+            suffix = " sample stand-in" if source == SOURCE_SAMPLE else ""
             line(ax, rows, f"{metric}_ours", "-o", color=_colour(method), markersize=3.5,
                  label=f"{method} [{run_id}]{suffix}")
         ax.set_xticks(x, buckets, rotation=30, fontsize=7)
@@ -78,27 +128,54 @@ def bucket_figure(table: pd.DataFrame, title: str) -> bytes:
     return png_bytes(figure)
 
 
-def loss_figure(losses: pd.DataFrame, title: str) -> bytes:
-    """One small panel per loss name (the first 12 by name): raw values and a moving mean."""
-    names = sorted(losses["name"].unique())[:LOSS_PANELS_MAX]
-    columns = min(4, len(names))
-    rows = -(-len(names) // columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(2.7 * columns, 2.1 * rows), squeeze=False,
-                                layout="constrained")
-    for ax, name in zip(axes.flat, names):
-        series = losses[losses["name"] == name].sort_values("step")
-        ax.plot(series["step"], series["value"], color="#9ab", linewidth=0.8)
-        window = max(1, len(series) // 25)
-        if window > 1:
-            ax.plot(series["step"], series["value"].rolling(window, min_periods=1).mean(),
-                    color="#123", linewidth=1.4)
-        ax.set_title(name, fontsize=8)
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names):]:
-        ax.axis("off")
-    figure.suptitle(title, fontsize=10)
-    return png_bytes(figure)
+@dataclass(frozen=True)
+class LossFigure:
+    """A run's loss panels (None when every logged value is constant) and what they show."""
+
+    png: bytes | None
+    caption: str
+
+
+def loss_figure(losses: pd.DataFrame, title: str) -> LossFigure:
+    """One small panel per logged name that changes (the first 12 by name): the values as
+    logged and, where there are at least 50 of them, a moving mean over 1/25 of them; names with
+    one value throughout (a fixed learning rate, a single log) are given in the caption instead."""
+    constant = {name: series["value"].iloc[0] for name, series in losses.groupby("name")
+                if series["value"].nunique() == 1}
+    names = sorted(set(losses["name"]) - set(constant))[:LOSS_PANELS_MAX]
+    windows = []
+    png = None
+    if names:
+        columns = min(4, len(names))
+        rows = -(-len(names) // columns)
+        figure, axes = plt.subplots(rows, columns, figsize=(2.7 * columns, 2.1 * rows), squeeze=False,
+                                    layout="constrained")
+        for ax, name in zip(axes.flat, names):
+            series = losses[losses["name"] == name].sort_values("step")
+            ax.plot(series["step"], series["value"], color="#9ab", linewidth=0.8)
+            window = len(series) // 25
+            if window > 1:
+                windows.append(window)
+                ax.plot(series["step"], series["value"].rolling(window, min_periods=1).mean(),
+                        color="#123", linewidth=1.4)
+            ax.set_title(name, fontsize=8)
+            ax.tick_params(labelsize=7)
+            ax.grid(alpha=0.3)
+        for ax in list(axes.flat)[len(names):]:
+            ax.axis("off")
+        figure.suptitle(title, fontsize=10)
+        png = png_bytes(figure)
+    if not names:
+        drawn = ""
+    elif windows:
+        span = str(min(windows)) if min(windows) == max(windows) else f"{min(windows)}–{max(windows)}"
+        drawn = f"values as logged (light) and a moving mean over {span} logged values (dark)"
+    else:
+        drawn = "values as logged (too few points for a moving mean)"
+    flat = ", ".join(f"{name} = {value:.4g}" for name, value in sorted(constant.items()))
+    caption = "; ".join(part for part in (drawn, f"one value throughout, not drawn: {flat}" if flat else "")
+                        if part)
+    return LossFigure(png, f"{title}: {caption}, from losses.csv.")
 
 
 @dataclass(frozen=True)
@@ -120,6 +197,7 @@ class GridRow:
 @dataclass
 class SampleGrid:
     title: str
+    key: str  # the dataset, or the sample-set domain, it shows
     headers: list[str]
     rows: list[GridRow] = field(default_factory=list)
 
@@ -164,14 +242,15 @@ def _grid_row(label: str, folder: str, image_id: str, sources: list[SampleSource
     return GridRow(label, cells, note)
 
 
-def sample_grids(sources: list[SampleSource], title: str, *, centre_images: int = 2,
-                 only: set[str] | None = None) -> list[SampleGrid]:
-    """Grids for one dataset: the first `centre_images` centre-mask images (Figures 5 and 6),
-    then the first image of each irregular bucket (Figure A1), among the image ids in `only`
-    when given. Columns follow METHOD_ORDER."""
+def sample_grid(sources: list[SampleSource], title: str, key: str, *, images: int = 2,
+                only: set[str] | None = None) -> SampleGrid | None:
+    """One grid for a dataset (or a sample-set domain: `only` its image ids): a row per mask
+    setting saved (the centre square, the smallest and the largest irregular bucket) and image,
+    up to `images` images spread over those saved; columns follow METHOD_ORDER. None if no
+    sample was saved."""
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
     sources = sorted(sources, key=lambda s: (rank.get(s.method, len(rank)), s.label))
-    headers = ["ground truth", "input", *(s.label for s in sources)]
+    grid = SampleGrid(title, key, ["ground truth", "input", *(s.label for s in sources)])
 
     def ids(folder: str) -> list[str]:
         found = set()
@@ -180,16 +259,14 @@ def sample_grids(sources: list[SampleSource], title: str, *, centre_images: int 
                 found |= set(_image_ids(source.samples_dir / folder))
         return sorted(found if only is None else found & only)
 
-    centre = SampleGrid(f"{title}: centre square mask", headers)
-    centre_folder, *irregular_folders = SAMPLE_FOLDERS
-    for image_id in ids(centre_folder)[:centre_images]:
-        row = _grid_row(image_id, centre_folder, image_id, sources)
-        if row:
-            centre.rows.append(row)
-    irregular = SampleGrid(f"{title}: irregular masks, one image per bucket", headers)
-    for folder in irregular_folders:
+    saved = [folder for folder in SAMPLE_FOLDERS if ids(folder)]
+    centre = [f for f in saved if SAMPLE_FOLDERS[f].bucket_index is None]
+    irregular = [f for f in saved if SAMPLE_FOLDERS[f].bucket_index is not None]
+    for folder in centre + list(dict.fromkeys(irregular[:1] + irregular[-1:])):  # smallest, largest
         found = ids(folder)
-        row = _grid_row(f"{folder_label(folder)}: {found[0]}", folder, found[0], sources) if found else None
-        if row:
-            irregular.rows.append(row)
-    return [grid for grid in (centre, irregular) if grid.rows]
+        count = min(images, len(found))
+        for image_id in (found[j * len(found) // count] for j in range(count)):
+            row = _grid_row(f"{folder_label(folder)} · {image_id}", folder, image_id, sources)
+            if row:
+                grid.rows.append(row)
+    return grid if grid.rows else None

@@ -7,8 +7,8 @@
     out_dir/samples/<run>/   each run's eval/samples images, copied
     out_dir/losses/<run>.csv each run's losses.csv, copied
 
-results.json: {"format": 1, "title", "generated" (UTC), "l1", "n_boot", "seed", "banners",
-"findings" (the paper audit's), "runs": [one `ReportRun` each: ids, provenance, manifest,
+results.json: {"format": 2, "title", "generated" (UTC), "l1", "n_boot", "seed", "banners",
+"headline" (`bench.report.headline.sentences`), "findings" (the paper audit's), "runs": [one `ReportRun` each: ids, provenance, manifest,
 method card with its departures, config, evaluated checkpoints, copied losses/samples],
 "tables": {key: rows, each with ours, its 95% CI, the paper's value, Δ and status},
 "protocols": [the profile's `BaselineProtocol`s]}. `bench.report.build.render` draws
@@ -33,9 +33,10 @@ from bench.records import manifest as manifest_record
 from bench.records import reading
 from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
+from bench.report import headline
 from bench.runs import read_json, run_status, write_bytes, write_json
 
-FORMAT = 1
+FORMAT = 2
 SMOKE_PROFILES = ("quick", "smoke")
 SMOKE_BANNER = "smoke-scale run, not comparable with the paper"
 SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
@@ -202,6 +203,7 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "l1": l1, "n_boot": n_boot, "seed": seed,
         "banners": banners,
+        "headline": headline.sentences(built),
         "findings": audit.findings(built["audit"]),
         "runs": [run_record(run) for run in runs],
         "tables": {key: table_record(frame) for key, frame in built.items()},
