@@ -132,9 +132,35 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("evaluate", "score a run's checkpoint (or official weights) on the fixed test masks", _evaluate_arguments)
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.predictions is not None:
+        from bench import predictions
+
+        return predictions.run(args)
     from bench import evaluate
 
     return evaluate.run(args)
+
+
+def _testset_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = sub.add_parser("export", help="write the test set (truth, masks, masked inputs, manifest.csv, "
+                            "protocol.json) of the evaluation protocol")
+    export.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
+    export.add_argument("out", type=Path, help="folder to write (a new or empty one, or an earlier export)")
+    export.add_argument("--data-root", type=Path, help="the dataset's folder")
+    export.add_argument("--size", type=int, default=256, help="working size in pixels (default 256)")
+    export.add_argument("--masks", type=lambda s: s.split(","), metavar="SETTING,…",
+                        help="mask settings (default all: center,irregular_0,…,irregular_5)")
+
+
+@command("testset", "export the protocol's exact test set for other methods (testset export DATASET OUT)",
+         _testset_arguments)
+def _testset(args: argparse.Namespace) -> int:
+    from bench import testset
+
+    config = testset.protocol_config(args.dataset, data_root=args.data_root, size=args.size, settings=args.masks)
+    print(f"wrote {testset.export(config, args.out)}")
+    return 0
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
