@@ -149,6 +149,7 @@ def _testset_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("out", type=Path, help="folder to write (a new or empty one, or an earlier export)")
     export.add_argument("--data-root", type=Path, help="the dataset's folder")
     export.add_argument("--size", type=int, default=256, help="working size in pixels (default 256)")
+    export.add_argument("--count", type=int, help="only the first N test images (eval.count; default all)")
     export.add_argument("--masks", type=lambda s: s.split(","), metavar="SETTING,…",
                         help="mask settings (default all: center,irregular_0,…,irregular_5)")
 
@@ -158,7 +159,8 @@ def _testset_arguments(parser: argparse.ArgumentParser) -> None:
 def _testset(args: argparse.Namespace) -> int:
     from bench import testset
 
-    config = testset.protocol_config(args.dataset, data_root=args.data_root, size=args.size, settings=args.masks)
+    config = testset.protocol_config(args.dataset, data_root=args.data_root, size=args.size,
+                                     settings=args.masks, count=args.count)
     print(f"wrote {testset.export(config, args.out)}")
     return 0
 
