@@ -180,6 +180,32 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- methods --------------------------------------------------------------------------------
+def _methods_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-build", action="store_true", help="do not build each method to count its parameters")
+
+
+@command("methods", "list every method: built-in and plugin (entry-point group inpaint_bench.methods)",
+         _methods_arguments)
+def _methods(args: argparse.Namespace) -> int:
+    from bench import methods
+    from bench.method import MethodSpec
+
+    for name, entry in methods.REGISTRY.items():
+        print(f"{name:22s} {entry.origin}")
+        print(f"{'':22s} {entry.description}")
+        if not args.no_build:
+            try:
+                counts = methods.create(name, MethodSpec()).parameter_counts()
+            except Exception as error:  # noqa: BLE001 — one line, and the other methods still listed
+                print(f"{'':22s} error: {error}")
+                continue
+            print(f"{'':22s} parameters (256 px): " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
+    for problem in methods.PLUGIN_PROBLEMS:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
 # --- tables / report ------------------------------------------------------------------------
 def _l1_argument(parser: argparse.ArgumentParser) -> None:
     from bench import metrics
