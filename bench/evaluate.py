@@ -317,6 +317,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.target is None:
         raise EvaluationError("give a run folder or a config YAML (or --predictions DIR --name NAME --testset OUT)")
+    if args.name is not None or args.testset is not None:
+        raise EvaluationError("--name and --testset go with --predictions DIR")
     if args.target.suffix in (".yaml", ".yml"):
         overrides = command_overrides(args)
         overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []

@@ -179,15 +179,15 @@ def score(predictions: Path, name: str, testset_dir: Path, *, runs_root: Path = 
             run = runs.open_evaluation_run(run_dir, config, command=runs.command_line(), device="cpu",
                                            checkpoint=Path(predictions), provenance=provenance)
             runs.write_method_card(run, outputs, DESCRIPTION, ())
-            runs.write_text(run.eval_dir / "predictions.sha256", listing)
+            runs.write_text(run.predictions_listing, listing)
             lines = io.StringIO()
             csv.writer(lines, lineterminator="\n").writerows([KNOWN_COLUMNS, *known])
-            runs.write_text(run.eval_dir / "known_pixels.csv", lines.getvalue())
+            runs.write_text(run.known_pixels_file, lines.getvalue())
             write_rows(run, tests, found, config, outputs)
     except BaseException:
         remove_unused(created)
         raise
-    print(f"known pixels: {outputs.known} (per image: {run.eval_dir / 'known_pixels.csv'})")
+    print(f"known pixels: {outputs.known} (per image: {run.known_pixels_file})")
     return run.rows_file
 
 

@@ -243,6 +243,16 @@ class RunFolder:
         """The sample composites evaluation saves, one sub-folder per mask setting."""
         return self.eval_dir / "samples"
 
+    @property
+    def predictions_listing(self) -> Path:
+        """Supplied outputs' sha256 listing (sha256sum's format), for a predictions run."""
+        return self.eval_dir / "predictions.sha256"
+
+    @property
+    def known_pixels_file(self) -> Path:
+        """How much each supplied output changed the known pixels, for a predictions run."""
+        return self.eval_dir / "known_pixels.csv"
+
     def row_part(self, rank: int) -> Path:
         """The rows shard process `rank` writes under torchrun (merged into rows_file)."""
         return self.eval_dir / f"rows.part{rank:03d}.csv"

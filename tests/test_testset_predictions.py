@@ -99,13 +99,13 @@ def test_outputs_of_inpaint_score_exactly_as_the_evaluator_scores_the_run(which,
 def test_the_run_records_the_outputs_provenance_and_the_known_pixels(trip):
     run = runs.RunFolder(trip["scored"].parent.parent)
     manifest = run.read_manifest()
-    listing = (run.eval_dir / "predictions.sha256").read_text()
+    listing = run.predictions_listing.read_text()
     assert manifest.provenance == {"kind": "predictions", "name": "pen-outputs",
                                    "files": testset.sha256(listing.encode()), "count": 8,
                                    "testset": json.loads((trip["root"] / "testset/protocol.json").read_text())
                                    ["manifest_sha256"]}
     assert len(listing.splitlines()) == 8 and "center/sample" not in listing
-    known = pd.read_csv(run.eval_dir / "known_pixels.csv")
+    known = pd.read_csv(run.known_pixels_file)
     assert len(known) == 8 and (known["known_max_abs_diff"] == 0).all()  # inpaint keeps the known pixels
     assert json.loads(run.method_file.read_text())["description"] == predictions.DESCRIPTION
 
@@ -118,7 +118,7 @@ def test_outputs_that_alter_known_pixels_are_reported_and_composited_away(trip, 
     pixels[0, 0] = 255 - pixels[0, 0]  # a corner: outside the centre hole
     Image.fromarray(pixels).save(path)
     scored = predictions.score(outputs, "pen-outputs", tests, runs_root=tmp_path / "runs")
-    known = pd.read_csv(scored.parent / "known_pixels.csv")
+    known = pd.read_csv(runs.RunFolder(scored.parent.parent).known_pixels_file)
     changed = known[known["known_max_abs_diff"] > 0]
     assert list(changed["image_id"]) == [entry.id]
     assert changed["known_changed_pct"].iloc[0] == pytest.approx(100 / (64 * 64 * 3 / 4))
