@@ -222,12 +222,17 @@ def test_a_name_that_is_a_method_or_a_path_is_refused(trip, tmp_path, capsys, na
     assert not (tmp_path / "runs").exists()
 
 
+def invert(path: Path) -> None:
+    """Another valid mask in place of the exported one."""
+    Image.fromarray(255 - np.asarray(Image.open(path))).save(path)
+
+
 @pytest.mark.parametrize("damage, named", [
     (lambda t: (t / "protocol.json").write_text("{"), "protocol.json"),
     (lambda t: (t / "protocol.json").write_text(json.dumps({"format": 1})), "protocol.json"),
     (lambda t: (t / "manifest.csv").write_text((t / "manifest.csv").read_text().replace("center", "centre", 1)),
      "manifest.csv"),
-    (lambda t: next((t / "irregular_3" / "masks").iterdir()).write_bytes(b"x"), "irregular_3/masks/"),
+    (lambda t: invert(sorted((t / "irregular_3" / "masks").iterdir())[0]), "irregular_3/masks/"),
 ])
 def test_a_test_set_that_does_not_verify_names_the_file(trip, tmp_path, capsys, damage, named):
     outputs, tests = copy_inputs(trip, tmp_path)
