@@ -35,7 +35,7 @@ import torch
 from bench import lock, methods, metrics, runs, testset
 from bench import config as config_module
 from bench.config import Config
-from bench.data.images import IMAGE_SUFFIXES, ImageReadError, read_rgb, to_tensor
+from bench.data.images import ImageReadError, read_rgb, to_tensor
 from bench.data.masks import EvalSetting
 from bench.evaluate import batch_rows, missing_folders, remove_unused, row_constants, write_samples
 from bench.records import rows
@@ -106,8 +106,6 @@ def locate(folder: Path, tests: testset.TestSet) -> dict[testset.Entry, Path]:
 
 def read_output(path: Path, size: int) -> np.ndarray:
     """An output as uint8 size×size×3; PredictionsError naming the file otherwise."""
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise PredictionsError(f"{path}: not an image file (expected a PNG)")
     try:
         image = read_rgb(path)
     except ImageReadError as error:
