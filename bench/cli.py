@@ -182,6 +182,7 @@ def _status(args: argparse.Namespace) -> int:
 
 # --- methods --------------------------------------------------------------------------------
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these methods (default: every one)")
     parser.add_argument("--no-build", action="store_true", help="do not build each method to count its parameters")
 
 
@@ -191,7 +192,8 @@ def _methods(args: argparse.Namespace) -> int:
     from bench import methods
     from bench.method import MethodSpec
 
-    for name, entry in methods.REGISTRY.items():
+    for name in args.names or list(methods.REGISTRY):
+        entry = methods.entry(name)
         print(f"{name:22s} {entry.origin}")
         print(f"{'':22s} {entry.description}")
         if not args.no_build:

@@ -61,12 +61,12 @@ def plugin_site(tmp_path_factory):
 
 def test_the_readme_plugin_is_listed_trained_evaluated_tabled_and_reported(plugin_site, tmp_path):
     site, name = plugin_site
-    listed = bench(site, "methods", cwd=tmp_path)
+    listed = bench(site, "methods", "--no-build", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
-    line = next(i for i, l in enumerate(listed.stdout.splitlines()) if l.startswith(f"{name} "))
-    assert "tinyfill 0.1.0 (plugin)" in listed.stdout.splitlines()[line]
-    assert "parameters (256 px): g " in listed.stdout.splitlines()[line + 2]
-    assert "srpnet " in listed.stdout and "inpaint-bench" in listed.stdout
+    assert re.search(rf"^{name} +tinyfill 0\.1\.0 \(plugin\)$", listed.stdout, re.M)
+    assert re.search(r"^srpnet +inpaint-bench .*\(built in\)$", listed.stdout, re.M)
+    built = bench(site, "methods", name, cwd=tmp_path)
+    assert built.returncode == 0 and "parameters (256 px): g 2,819" in built.stdout, built.stderr
     config = tmp_path / "run.yaml"
     config.write_text(f"method: {{name: {name}}}\ndata: {{dataset: sample, size: 64}}\n"
                       "train: {iterations: 2, batch_size: 2, checkpoint_every: 2, num_workers: 0, device: cpu}\n"
@@ -126,12 +126,14 @@ def test_a_broken_plugin_is_one_line_naming_it_and_its_package(broken_site, tmp_
 
 
 def test_the_built_ins_keep_working_beside_broken_plugins_and_none_is_shadowed(broken_site, tmp_path):
-    done = bench(broken_site, "methods", cwd=tmp_path)
+    done = bench(broken_site, "methods", "--no-build", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    out = done.stdout
-    for name in ("picnet", "glcic", "pennet", "srpnet"):
-        assert re.search(rf"^{re.escape(name)} +inpaint-bench .*\(built in\)$", out, re.M), name
-    assert re.search(r"^srpnet +inpaint-bench", out, re.M) and "parameters (256 px): generator 21,238,450" in out
+    for name in ("picnet", "glcic", "pennet", "srpnet-baseline", "srpnet+discriminator", "srpnet"):
+        assert re.search(rf"^{re.escape(name)} +inpaint-bench .*\(built in\)$", done.stdout, re.M), name
     assert "plugin 'srpnet' of shadow-pkg 1.0: may not take the built-in method's name; ignored" in done.stderr
+    done = bench(broken_site, "methods", "srpnet", "noimport", "raiser", "notmethod", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"^srpnet +inpaint-bench", done.stdout, re.M)
+    assert "parameters (256 px): generator 21,238,450" in done.stdout  # the built-in SRPNet, not the plugin
     for plugin in ("noimport", "raiser", "notmethod"):
-        assert f"error: plugin '{plugin}' of {plugin}-pkg 1.0" in out
+        assert f"error: plugin '{plugin}' of {plugin}-pkg 1.0" in done.stdout
