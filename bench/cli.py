@@ -134,9 +134,37 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
 
 @command("evaluate", "score a run's checkpoint (or official weights) on the fixed test masks", _evaluate_arguments)
 def _evaluate(args: argparse.Namespace) -> int:
+    if args.predictions is not None:
+        from bench import predictions
+
+        return predictions.run(args)
     from bench import evaluate
 
     return evaluate.run(args)
+
+
+def _testset_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = sub.add_parser("export", help="write the test set (truth, masks, masked inputs, manifest.csv, "
+                            "protocol.json) of the evaluation protocol")
+    export.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
+    export.add_argument("out", type=Path, help="folder to write (a new or empty one, or an earlier export)")
+    export.add_argument("--data-root", type=Path, help="the dataset's folder")
+    export.add_argument("--size", type=int, default=256, help="working size in pixels (default 256)")
+    export.add_argument("--count", type=int, help="only the first N test images (eval.count; default all)")
+    export.add_argument("--masks", type=lambda s: s.split(","), metavar="SETTING,…",
+                        help="mask settings (default all: center,irregular_0,…,irregular_5)")
+
+
+@command("testset", "export the protocol's exact test set for other methods (testset export DATASET OUT)",
+         _testset_arguments)
+def _testset(args: argparse.Namespace) -> int:
+    from bench import testset
+
+    config = testset.protocol_config(args.dataset, data_root=args.data_root, size=args.size,
+                                     settings=args.masks, count=args.count)
+    print(f"wrote {testset.export(config, args.out)}")
+    return 0
 
 
 def _status_arguments(parser: argparse.ArgumentParser) -> None:
@@ -158,6 +186,34 @@ def _status(args: argparse.Namespace) -> int:
             status, detail = "unreadable", str(error)
         print(f"{path}: {status}" + (f" — {detail}" if detail else ""))
     return 1 if unreadable else 0
+
+
+# --- methods --------------------------------------------------------------------------------
+def _methods_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("names", nargs="*", metavar="NAME", help="only these methods (default: every one)")
+    parser.add_argument("--no-build", action="store_true", help="do not build each method to count its parameters")
+
+
+@command("methods", "list every method: built-in and plugin (entry-point group inpaint_bench.methods)",
+         _methods_arguments)
+def _methods(args: argparse.Namespace) -> int:
+    from bench import methods
+    from bench.method import MethodSpec
+
+    for name in args.names or list(methods.REGISTRY):
+        entry = methods.entry(name)
+        print(f"{name:22s} {entry.origin}")
+        print(f"{'':22s} {entry.description}")
+        if not args.no_build:
+            try:
+                counts = methods.create(name, MethodSpec()).parameter_counts()
+            except Exception as error:  # noqa: BLE001 — one line, and the other methods still listed
+                print(f"{'':22s} error: {error}")
+                continue
+            print(f"{'':22s} parameters (256 px): " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
+    for problem in methods.PLUGIN_PROBLEMS:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
 
 
 # --- tables / report ------------------------------------------------------------------------

@@ -165,11 +165,22 @@ def save_samples(folder: Path, batch: dict[str, Any], composite: torch.Tensor, c
         return
     images, holes = batch["image"][keep], batch["mask"][keep]
     views = {"truth": images, "input": images * (1 - holes) + holes, "output": composite[keep]}
-    for name, tensor in views.items():
-        for k, array in zip(keep, metrics.quantize(tensor).numpy()):
-            buffer = io.BytesIO()
-            Image.fromarray(array).save(buffer, format="PNG")
-            runs.write_bytes(folder / f"{batch['image_id'][k]}_{name}.png", buffer.getvalue())
+    write_samples(folder, [batch["image_id"][k] for k in keep],
+                  {name: metrics.quantize(tensor).numpy() for name, tensor in views.items()})
+
+
+def write_samples(folder: Path, image_ids: Sequence[str], views: dict[str, np.ndarray]) -> None:
+    """Each view (name → N×H×W×3 uint8) of each image as FOLDER/<id>_<name>.png."""
+    for name, arrays in views.items():
+        for image_id, array in zip(image_ids, arrays):
+            runs.write_bytes(folder / f"{image_id}_{name}.png", png_bytes(array))
+
+
+def png_bytes(array: np.ndarray) -> bytes:
+    """An H×W(×3) uint8 array as PNG bytes (the same bytes for the same array)."""
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 # --- the evaluator -------------------------------------------------------------------------
@@ -330,8 +341,8 @@ class Evaluator:
 
 # --- command line ------------------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", type=Path,
-                        help="a run folder, or a config YAML (with --official)")
+    parser.add_argument("target", type=Path, nargs="?",
+                        help="a run folder, or a config YAML (with --official); none with --predictions")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides (a run folder accepts eval.* and train.device)")
     parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
@@ -343,9 +354,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
                         help=f"where run folders live (default {runs.RUNS_ROOT})")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--predictions", type=Path, metavar="DIR",
+                        help="score a folder of outputs (DIR/<setting>/<id>.png) against --testset")
+    parser.add_argument("--name", help="with --predictions: the method name the outputs are shown under")
+    parser.add_argument("--testset", type=Path, metavar="OUT", help="with --predictions: a `testset export` folder")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.target is None:
+        raise EvaluationError("give a run folder or a config YAML (or --predictions DIR --name NAME --testset OUT)")
+    if args.name is not None or args.testset is not None:
+        raise EvaluationError("--name and --testset go with --predictions DIR")
     if args.target.suffix in (".yaml", ".yml"):
         overrides = command_overrides(args)
         overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []

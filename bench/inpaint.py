@@ -25,7 +25,7 @@ import torch
 from PIL import Image, ImageFilter
 
 from bench import metrics, runs, setup
-from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_image, to_tensor
+from bench.data.images import IMAGE_SUFFIXES, read_rgb, resize_square, to_tensor
 from bench.method import Method, MethodSpec, ReleaseError
 from bench.records import checkpoint as checkpoint_record
 
@@ -111,7 +111,9 @@ def inpaint_image(method: Method, size: int, image: Image.Image, hole: np.ndarra
     mask = torch.from_numpy(working_hole(hole, size).astype(np.float32))[None, None]
     with torch.inference_mode():
         prediction = method.inpaint(truth * (1 - mask), mask)
-    filled = to_image(metrics.composite(truth, mask, prediction)[0])  # rounding, not evaluation's truncation
+    # quantised as the evaluator quantises (truncation), so that a working-size output scored by
+    # `evaluate --predictions` is the evaluator's own composite (bench.predictions)
+    filled = Image.fromarray(metrics.quantize(metrics.composite(truth, mask, prediction))[0].numpy())
     if filled.size != image.size:
         filled = filled.resize(image.size, Image.Resampling.BICUBIC)
     return np.where(hole[..., None], np.asarray(filled), pixels)

@@ -102,8 +102,17 @@ def score_batch(truth: torch.Tensor, composite_images: torch.Tensor) -> dict[str
     """Every metric for each image pair of a batch (N3HW in [-1, 1]); arrays of length N."""
     if truth.shape != composite_images.shape:
         raise ValueError(f"truth {tuple(truth.shape)} and composite {tuple(composite_images.shape)} differ in shape")
-    a = quantize(truth).to(torch.float64)
-    b = quantize(composite_images).to(torch.float64)
+    return score_quantized(quantize(truth), quantize(composite_images))
+
+
+def score_quantized(truth: torch.Tensor, composite_images: torch.Tensor) -> dict[str, np.ndarray]:
+    """Every metric for each pair of quantised images (N×H×W×3 uint8, as `quantize` returns):
+    what `score_batch` computes once it has quantised, and what scores 8-bit outputs a user
+    supplies (bench.predictions), which are quantised already."""
+    if truth.shape != composite_images.shape:
+        raise ValueError(f"truth {tuple(truth.shape)} and composite {tuple(composite_images.shape)} differ in shape")
+    a = truth.to(torch.float64)
+    b = composite_images.to(torch.float64)
     per_image = (1, 2, 3)
     absolute = (a - b).abs().sum(per_image)
     total = (a + b).sum(per_image)

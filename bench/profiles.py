@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import config as config_module
+from bench import methods as registry
 from bench.config import Config
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -160,6 +161,11 @@ def plan(name: str, *, data_root: Path | None = None, datasets: list[str] | None
     """Expand profile `name` and the profiles it includes into their runs, narrowed as asked."""
     raw = read(name)
     chain = {name: raw, **{n: read(n) for n in raw.get("includes", [])}}
+    # a plugin method (bench.methods.PLUGINS) named in `methods` joins every member's methods:
+    # it runs under the profile's base config like the built-ins
+    plugins = [m for m in methods or [] if m in registry.PLUGINS]
+    chain = {n: {**r, "methods": [*r.get("methods", []), *(p for p in plugins if p not in r.get("methods", []))]}
+             for n, r in chain.items()}
     profile = Profile(name, raw.get("description", name), bool(raw.get("comparable", False)),
                       sorted({d for r in chain.values() for d in r.get("datasets", [])}),
                       sorted({m for r in chain.values() for m in r.get("methods", [])}))

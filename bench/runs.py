@@ -34,7 +34,7 @@ from typing import Any, Iterator
 import torch
 
 from bench import config as config_module
-from bench import lock
+from bench import lock, methods
 from bench.config import Config
 from bench.records import manifest as manifest_record
 from bench.records import reading
@@ -258,6 +258,16 @@ class RunFolder:
         """The sample composites evaluation saves, one sub-folder per mask setting."""
         return self.eval_dir / "samples"
 
+    @property
+    def predictions_listing(self) -> Path:
+        """Supplied outputs' sha256 listing (sha256sum's format), for a predictions run."""
+        return self.eval_dir / "predictions.sha256"
+
+    @property
+    def known_pixels_file(self) -> Path:
+        """How much each supplied output changed the known pixels, for a predictions run."""
+        return self.eval_dir / "known_pixels.csv"
+
     def row_part(self, rank: int) -> Path:
         """The rows shard process `rank` writes under torchrun (merged into rows_file)."""
         return self.eval_dir / f"rows.part{rank:03d}.csv"
@@ -377,9 +387,11 @@ def open_evaluation_run(path: Path, config: Config, *, command: list[str], devic
 def new_manifest(config: Config, *, command: list[str], device: str, world_size: int) -> Manifest:
     """The manifest of a run starting now: running, never resumed."""
     sha, dirty = git_state()
+    entry = methods.REGISTRY.get(config.method.name)  # None: outputs scored by bench.predictions
+    plugin = {entry.package: entry.version} if entry is not None and entry.package else {}
     return Manifest(run_id=config.run_id, profile=config.run.profile, method=config.method.name,
                     dataset=config.data.dataset, git_sha=sha, git_dirty=dirty,
-                    packages=package_versions(), command=command, seed=config.train.seed,
+                    packages={**package_versions(), **plugin}, command=command, seed=config.train.seed,
                     device=device, world_size=world_size, started=_now())
 
 

@@ -66,8 +66,9 @@ def resolve(method: Method, value: str | Path, root: str | Path | None) -> Path:
 
 
 def methods_with_releases(names: list[str] | None = None) -> list[Method]:
-    """One instance (256 px) of each registered method that lists releases (or of `names`)."""
-    built = [methods.create(n, MethodSpec()) for n in (names or methods.names())]
+    """One instance (256 px) of each built-in method that lists releases (or of `names`, which
+    may name plugins: a broken plugin stops only a command that asks for it)."""
+    built = [methods.create(n, MethodSpec()) for n in (names or list(methods.BUILTINS))]
     return [m for m in built if m.releases()] if names is None else built
 
 
