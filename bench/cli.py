@@ -112,9 +112,17 @@ def _masks(args: argparse.Namespace) -> int:
 
 # --- train / evaluate -----------------------------------------------------------------------
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench import train
+    from bench import runs
 
-    train.add_arguments(parser)
+    parser.add_argument("config", type=Path, help="run config (YAML)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. train.iterations=10")
+    parser.add_argument("--run-id", help="the run's id (default: run.id or one derived)")
+    parser.add_argument("--data-root", type=Path, help="the dataset's folder (the same as data.root=DIR)")
+    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
+                        help=f"where run folders live (default {runs.RUNS_ROOT})")
+    parser.add_argument("--run-dir", type=Path, help="the run folder itself (overrides the two above)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 @command("train", "train one run from a config YAML (resumes an unfinished run)", _train_arguments)
@@ -125,9 +133,21 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench import evaluate
+    from bench import runs
 
-    evaluate.add_arguments(parser)
+    parser.add_argument("target", type=Path,
+                        help="a run folder, or a config YAML (with --official)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides (a run folder accepts eval.* and train.device)")
+    parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
+    parser.add_argument("--official", help="released weights to evaluate: a file, a release folder, "
+                        "or a release name under --weights-root (see `weights check`)")
+    parser.add_argument("--weights-root", type=Path, help="the released weights' folder (config weights.root)")
+    parser.add_argument("--run-id", help="run id for an official evaluation (default: derived)")
+    parser.add_argument("--data-root", type=Path, help="with a config: the dataset's folder (= data.root=DIR)")
+    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
+                        help=f"where run folders live (default {runs.RUNS_ROOT})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 @command("evaluate", "score a run's checkpoint (or official weights) on the fixed test masks", _evaluate_arguments)
@@ -154,10 +174,15 @@ def _status(args: argparse.Namespace) -> int:
 
 # --- tables / report ------------------------------------------------------------------------
 def _l1_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--l1", help="L1 variant in the tables: l1_rel_pct (default, PEN-Net's relative L1) "
+                        "or mae_pct (docs/metrics.md)")
+
+
+def _l1(args: argparse.Namespace) -> str:
+    """The --l1 variant, checked before any work (metrics imports torch, so not at parse time)."""
     from bench import metrics
 
-    parser.add_argument("--l1", default=metrics.DEFAULT_L1, choices=metrics.L1_VARIANTS,
-                        help="L1 variant in the tables (default l1_rel_pct, PEN-Net's relative L1)")
+    return metrics.check_l1(args.l1 or metrics.DEFAULT_L1)
 
 
 def _tables_arguments(parser: argparse.ArgumentParser) -> None:
@@ -170,8 +195,9 @@ def _tables_arguments(parser: argparse.ArgumentParser) -> None:
 def _tables(args: argparse.Namespace) -> int:
     from bench import tables
 
+    l1 = _l1(args)
     rows = tables.load_rows(list(args.runs))
-    written = tables.write_tables(tables.build_tables(rows, tables.load_paper(), l1=args.l1), args.out)
+    written = tables.write_tables(tables.build_tables(rows, tables.load_paper(), l1=l1), args.out)
     for path in written.values():
         print(f"wrote {path}")
     return 0
@@ -197,7 +223,7 @@ def _report(args: argparse.Namespace) -> int:
         print(f"wrote {render(args.from_dir)}")
         return 0
     out = args.out or (args.runs[0] / "report" if len(args.runs) == 1 else Path("results/reports/compare"))
-    print(f"wrote {build_report(list(args.runs), out, l1=args.l1, title=args.title)}")
+    print(f"wrote {build_report(list(args.runs), out, l1=_l1(args), title=args.title)}")
     return 0
 
 
@@ -233,7 +259,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     reproduce(args.profile, data_root=args.data_root, datasets_filter=args.datasets, methods_filter=args.methods,
               only=args.only, nproc=args.nproc, overrides=list(args.overrides), runs_root=args.runs_root,
-              reports_root=args.reports_root, l1=args.l1, progress=not args.no_progress, warmup=args.estimate,
+              reports_root=args.reports_root, l1=_l1(args), progress=not args.no_progress, warmup=args.estimate,
               weights_root=args.weights_root, train_missing=args.train_missing)
     return 0
 

@@ -283,22 +283,6 @@ class Evaluator:
 
 
 # --- command line ------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", type=Path,
-                        help="a run folder, or a config YAML (with --official)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="dotted overrides (a run folder accepts eval.* and train.device)")
-    parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
-    parser.add_argument("--official", help="released weights to evaluate: a file, a release folder, "
-                        "or a release name under --weights-root (see `weights check`)")
-    parser.add_argument("--weights-root", type=Path, help="the released weights' folder (config weights.root)")
-    parser.add_argument("--run-id", help="run id for an official evaluation (default: derived)")
-    parser.add_argument("--data-root", type=Path, help="with a config: the dataset's folder (= data.root=DIR)")
-    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
-                        help=f"where run folders live (default {runs.RUNS_ROOT})")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.target.suffix in (".yaml", ".yml"):
         overrides = command_overrides(args)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.method import Method, MethodSpec
+if TYPE_CHECKING:  # the registry stays a leaf: importing it loads neither torch nor a model
+    from bench.method import Method, MethodSpec
 
 
 @dataclass(frozen=True)

@@ -408,18 +408,6 @@ class Logger:
 
 
 # --- command line ------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", type=Path, help="run config (YAML)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="dotted overrides, e.g. train.iterations=10")
-    parser.add_argument("--run-id", help="the run's id (default: run.id or one derived)")
-    parser.add_argument("--data-root", type=Path, help="the dataset's folder (the same as data.root=DIR)")
-    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
-                        help=f"where run folders live (default {runs.RUNS_ROOT})")
-    parser.add_argument("--run-dir", type=Path, help="the run folder itself (overrides the two above)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
 def run(args: argparse.Namespace) -> int:
     config = config_module.load(args.config, command_overrides(args))
     run_dir = args.run_dir or runs.run_dir_for(config, args.runs_root)
