@@ -110,7 +110,21 @@ def _masks(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- train / evaluate -----------------------------------------------------------------------
+# --- config / train / evaluate --------------------------------------------------------------
+RUN_EXAMPLE = Path(__file__).parent / "configs" / "examples" / "run.yaml"
+
+
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub.add_parser("example", help="print a commented run config to start from (config example > run.yaml)")
+
+
+@command("config", "a run config to start from (config example > run.yaml)", _config_arguments)
+def _config(args: argparse.Namespace) -> int:
+    print(RUN_EXAMPLE.read_text(), end="")
+    return 0
+
+
 def _train_arguments(parser: argparse.ArgumentParser) -> None:
     from bench import runs
 

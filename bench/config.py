@@ -148,6 +148,10 @@ def load(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
         raise ConfigError(f"{path}: config file not found") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})".replace("\n", " ")) from None
+    if isinstance(raw, dict) and "base" in raw:  # `base` is a profile's key, never a run config's
+        raise ConfigError(f"{path}: this is a profile (a plan of runs), not a run config: run "
+                          f"`./reproduce.sh {path.stem}` (profiles live in bench/configs/) or copy its `base` "
+                          "into a run config (`inpaint-bench config example > run.yaml` writes one)")
     return from_dict(apply_overrides(raw or {}, overrides), source=str(path))
 
 
