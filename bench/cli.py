@@ -298,6 +298,7 @@ def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
                              "is one (NAME.png for each image NAME)")
     parser.add_argument("--size", type=int, help="working size of released weights (default 256); "
                         "a run checkpoint runs at its own size and refuses another")
+    parser.add_argument("--force", action="store_true", help="let --out replace an input image or mask")
 
 
 @command("inpaint", "inpaint an image (or a folder of images) with a checkpoint", _inpaint_arguments)
@@ -305,7 +306,7 @@ def _inpaint(args: argparse.Namespace) -> int:
     from bench.inpaint import inpaint_files
 
     weights = args.official or args.checkpoint  # a run checkpoint is told from a release by content
-    written = inpaint_files(args.method, weights, args.image, args.mask, args.out, args.size)
+    written = inpaint_files(args.method, weights, args.image, args.mask, args.out, args.size, force=args.force)
     print(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {args.out}")
     return 0
 
