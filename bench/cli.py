@@ -22,6 +22,18 @@ def command(name: str, help_text: str, arguments: Callable[[argparse.ArgumentPar
     return register
 
 
+def _folder(text: str) -> Path:
+    """An output folder: absent (it will be made) or a folder, with no file on the way to it."""
+    path = Path(text)
+    for step in (path, *path.parents):
+        if step.exists():
+            if not step.is_dir():
+                raise argparse.ArgumentTypeError(f"{step} is a file, not a folder" if step == path else
+                                                 f"{text}: {step} is a file, not a folder")
+            return path
+    return path
+
+
 # --- data -----------------------------------------------------------------------------------
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -95,7 +107,7 @@ def _weights(args: argparse.Namespace) -> int:
 def _masks_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     make = sub.add_parser("make", help="write a fixed irregular test mask set (PNG + manifest)")
-    make.add_argument("out", type=Path, help="folder to write (kept if it already holds the same set)")
+    make.add_argument("out", type=_folder, help="folder to write (kept if it already holds the same set)")
     make.add_argument("--size", type=int, default=256, help="mask side in pixels (default 256)")
     make.add_argument("--count", type=int, default=2000, help="masks per bucket (default 2000)")
     make.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
@@ -219,7 +231,7 @@ def _tables(args: argparse.Namespace) -> int:
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="*", type=Path, help="one or more run folders to compare")
-    parser.add_argument("--out", type=Path, help="report folder (default: RUN/report when one run, "
+    parser.add_argument("--out", type=_folder, help="report folder (default: RUN/report when one run, "
                         "else results/reports/compare)")
     parser.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                         help="re-render DIR/report.html from a report folder alone (no run folders)")
@@ -242,6 +254,17 @@ def _report(args: argparse.Namespace) -> int:
 
 
 # --- reproduce ------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    """An argument that counts something: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     from bench import profiles
 
@@ -253,7 +276,7 @@ def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datasets", type=lambda s: s.split(","), help="comma-separated subset of datasets")
     parser.add_argument("--methods", type=lambda s: s.split(","), help="comma-separated subset of methods")
     parser.add_argument("--only", choices=["train", "eval", "report"], help="run one stage only")
-    parser.add_argument("--nproc", type=int, help="processes per training (default: the GPUs visible, or 1)")
+    parser.add_argument("--nproc", type=_positive, help="processes per training (default: the GPUs visible, or 1)")
     parser.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=None,
                         help="measure a warm-up and print the training-time estimate (default: paper profiles)")
     parser.add_argument("--runs-root", type=Path, default=Path("results/runs"), help="where run folders live")
@@ -313,8 +336,15 @@ def _inpaint(args: argparse.Namespace) -> int:
 
 # --- benchmarks -----------------------------------------------------------------------------
 def _benchmark_names() -> list[str]:
+    """The benchmark scripts: the modules of bench/benchmarks that define main() (read, not imported)."""
+    import ast
+
+    def script(path: Path) -> bool:
+        tree = ast.parse(path.read_text())
+        return any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body)
+
     folder = Path(__file__).parent / "benchmarks"
-    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_") and script(p))
 
 
 def _benchmark_arguments(parser: argparse.ArgumentParser) -> None:
