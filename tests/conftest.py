@@ -39,7 +39,8 @@ def checkout_untouched():
     yield
     changed = checkout_guard.changes(before, checkout_guard.snapshot(CHECKOUT))
     if changed:
-        pytest.fail(f"the tests changed the checkout ({len(changed)} path(s)): " + "; ".join(changed[:20]),
+        pytest.fail(f"the tests changed the checkout ({len(changed)} path(s)): " + "; ".join(changed[:20])
+                    + " (a test writes outside its temporary folder, unless you edited these during the run)",
                     pytrace=False)
 
 

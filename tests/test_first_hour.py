@@ -23,8 +23,10 @@ def _run(*args):
 
 @pytest.mark.parametrize("value, message", [("0", "0 is not at least 1"), ("-2", "-2 is not at least 1"),
                                             ("two", "'two' is not a whole number")])
-def test_reproduce_refuses_nproc_below_one(value, message):
-    result = _run("reproduce", "--nproc", value)
+def test_reproduce_refuses_nproc_below_one(tmp_path, value, message):
+    result = subprocess.run(  # were it accepted, the quick profile would run: into tmp_path, never the checkout
+        [sys.executable, "-m", "bench", "reproduce", "--nproc", value, "--runs-root", "runs", "--reports-root",
+         "reports", "--only", "report"], capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.endswith(f"error: argument --nproc: {message}\n")
 
 
