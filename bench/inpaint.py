@@ -36,8 +36,8 @@ from bench.method import Method, MethodSpec, ReleaseError
 from bench.records import checkpoint as checkpoint_record
 
 DEFAULT_SIZE = 256  # working size of an official checkpoint when --size is not given
-FORMATS = {".png": ("PNG", {}), ".webp": ("WEBP", {"lossless": True, "exact": True}), ".jpg": ("JPEG", {"quality": 95}),
-           ".jpeg": ("JPEG", {"quality": 95})}
+FORMATS = {".png": ("PNG", {}), ".webp": ("WEBP", {"lossless": True, "exact": True}),  # exact: RGB under alpha 0
+           ".jpg": ("JPEG", {"quality": 95}), ".jpeg": ("JPEG", {"quality": 95})}
 
 
 class InpaintError(ValueError):
@@ -180,7 +180,8 @@ def targets(image: Path, mask: Path, out: Path, force: bool = False) -> list[tup
     """(image, mask, output) triples: one file, or a folder of images matched by name to masks;
     each input opened and each output checked, so that nothing is loaded for an unusable one."""
     found = _listed_targets(Path(image), Path(mask), Path(out))
-    inputs = {path.resolve(): (flag, path) for triple in found for flag, path in zip(("--image", "--mask"), triple)}
+    inputs = {path.resolve(): (flag, path)
+              for triple in found for flag, path in zip(("--image", "--mask"), triple)}
     for image_path, mask_path, out_path in found:
         for flag, path in (("--image", image_path), ("--mask", mask_path)):
             _check_readable(flag, path)
@@ -193,8 +194,6 @@ def targets(image: Path, mask: Path, out: Path, force: bool = False) -> list[tup
 
 
 def _check_readable(flag: str, path: Path) -> None:
-    if not path.exists():
-        raise InpaintError(f"{flag} {path}: no such file")
     try:
         with Image.open(path):
             pass
