@@ -24,6 +24,18 @@ def command(name: str, help_text: str, arguments: Callable[[argparse.ArgumentPar
     return register
 
 
+def _folder(text: str) -> Path:
+    """An output folder: absent (it will be made) or a folder, with no file on the way to it."""
+    path = Path(text)
+    for step in (path, *path.parents):
+        if step.exists():
+            if not step.is_dir():
+                raise argparse.ArgumentTypeError(f"{step} is a file, not a folder" if step == path else
+                                                 f"{text}: {step} is a file, not a folder")
+            return path
+    return path
+
+
 # --- data -----------------------------------------------------------------------------------
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -97,7 +109,7 @@ def _weights(args: argparse.Namespace) -> int:
 def _masks_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     make = sub.add_parser("make", help="write a fixed irregular test mask set (PNG + manifest)")
-    make.add_argument("out", type=Path, help="folder to write (kept if it already holds the same set)")
+    make.add_argument("out", type=_folder, help="folder to write (kept if it already holds the same set)")
     make.add_argument("--size", type=int, default=256, help="mask side in pixels (default 256)")
     make.add_argument("--count", type=int, default=2000, help="masks per bucket (default 2000)")
     make.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
@@ -112,11 +124,33 @@ def _masks(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- train / evaluate -----------------------------------------------------------------------
-def _train_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench import train
+# --- config / train / evaluate --------------------------------------------------------------
+RUN_EXAMPLE = Path(__file__).parent / "configs" / "examples" / "run.yaml"
 
-    train.add_arguments(parser)
+
+def _config_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    sub.add_parser("example", help="print a commented run config to start from (config example > run.yaml)")
+
+
+@command("config", "a run config to start from (config example > run.yaml)", _config_arguments)
+def _config(args: argparse.Namespace) -> int:
+    print(RUN_EXAMPLE.read_text(), end="")
+    return 0
+
+
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench import runs
+
+    parser.add_argument("config", type=Path, help="run config (YAML)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides, e.g. train.iterations=10")
+    parser.add_argument("--run-id", help="the run's id (default: run.id or one derived)")
+    parser.add_argument("--data-root", type=Path, help="the dataset's folder (the same as data.root=DIR)")
+    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
+                        help=f"where run folders live (default {runs.RUNS_ROOT})")
+    parser.add_argument("--run-dir", type=Path, help="the run folder itself (overrides the two above)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 @command("train", "train one run from a config YAML (resumes an unfinished run)", _train_arguments)
@@ -127,9 +161,25 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    from bench import evaluate
+    from bench import runs
 
-    evaluate.add_arguments(parser)
+    parser.add_argument("target", type=Path, nargs="?",
+                        help="a run folder, or a config YAML (with --official); none with --predictions")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted overrides (a run folder accepts eval.* and train.device)")
+    parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
+    parser.add_argument("--official", help="released weights to evaluate: a file, a release folder, "
+                        "or a release name under --weights-root (see `weights check`)")
+    parser.add_argument("--weights-root", type=Path, help="the released weights' folder (config weights.root)")
+    parser.add_argument("--run-id", help="run id for an official evaluation (default: derived)")
+    parser.add_argument("--data-root", type=Path, help="with a config: the dataset's folder (= data.root=DIR)")
+    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
+                        help=f"where run folders live (default {runs.RUNS_ROOT})")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--predictions", type=Path, metavar="DIR",
+                        help="score a folder of outputs (DIR/<setting>/<id>.png) against --testset")
+    parser.add_argument("--name", help="with --predictions: the method name the outputs are shown under")
+    parser.add_argument("--testset", type=Path, metavar="OUT", help="with --predictions: a `testset export` folder")
 
 
 @command("evaluate", "score a run's checkpoint (or official weights) on the fixed test masks", _evaluate_arguments)
@@ -218,10 +268,15 @@ def _methods(args: argparse.Namespace) -> int:
 
 # --- tables / report ------------------------------------------------------------------------
 def _l1_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--l1", help="L1 variant in the tables: l1_rel_pct (default, PEN-Net's relative L1) "
+                        "or mae_pct (docs/metrics.md)")
+
+
+def _l1(args: argparse.Namespace) -> str:
+    """The --l1 variant, checked before any work (metrics imports torch, so not at parse time)."""
     from bench import metrics
 
-    parser.add_argument("--l1", default=metrics.DEFAULT_L1, choices=metrics.L1_VARIANTS,
-                        help="L1 variant in the tables (default l1_rel_pct, PEN-Net's relative L1)")
+    return metrics.check_l1(args.l1 or metrics.DEFAULT_L1)
 
 
 def _tables_arguments(parser: argparse.ArgumentParser) -> None:
@@ -243,7 +298,7 @@ def _tables(args: argparse.Namespace) -> int:
 
     incomplete = coverage.check(list(args.runs), args.partial)
     rows = tables.load_rows(list(args.runs))
-    built = coverage.mark(tables.build_tables(rows, tables.load_paper(), l1=args.l1), incomplete)
+    built = coverage.mark(tables.build_tables(rows, tables.load_paper(), l1=_l1(args)), incomplete)
     for path in tables.write_tables(built, args.out).values():
         print(f"wrote {path}")
     for reason in incomplete.values():
@@ -253,7 +308,7 @@ def _tables(args: argparse.Namespace) -> int:
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="*", type=Path, help="one or more run folders to compare")
-    parser.add_argument("--out", type=Path, help="report folder (default: RUN/report when one run, "
+    parser.add_argument("--out", type=_folder, help="report folder (default: RUN/report when one run, "
                         "else results/reports/compare)")
     parser.add_argument("--from", dest="from_dir", type=Path, metavar="DIR",
                         help="re-render DIR/report.html from a report folder alone (no run folders)")
@@ -272,11 +327,22 @@ def _report(args: argparse.Namespace) -> int:
         print(f"wrote {render(args.from_dir)}")
         return 0
     out = args.out or (args.runs[0] / "report" if len(args.runs) == 1 else Path("results/reports/compare"))
-    print(f"wrote {build_report(list(args.runs), out, l1=args.l1, title=args.title, partial=args.partial)}")
+    print(f"wrote {build_report(list(args.runs), out, l1=_l1(args), title=args.title, partial=args.partial)}")
     return 0
 
 
 # --- reproduce ------------------------------------------------------------------------------
+def _positive(text: str) -> int:
+    """An argument that counts something: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not at least 1")
+    return value
+
+
 def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     from bench import profiles
 
@@ -288,7 +354,7 @@ def _reproduce_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datasets", type=lambda s: s.split(","), help="comma-separated subset of datasets")
     parser.add_argument("--methods", type=lambda s: s.split(","), help="comma-separated subset of methods")
     parser.add_argument("--only", choices=["train", "eval", "report"], help="run one stage only")
-    parser.add_argument("--nproc", type=int, help="processes per training (default: the GPUs visible, or 1)")
+    parser.add_argument("--nproc", type=_positive, help="processes per training (default: the GPUs visible, or 1)")
     parser.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=None,
                         help="measure a warm-up and print the training-time estimate (default: paper profiles)")
     parser.add_argument("--runs-root", type=Path, default=Path("results/runs"), help="where run folders live")
@@ -308,7 +374,7 @@ def _reproduce(args: argparse.Namespace) -> int:
 
     reproduce(args.profile, data_root=args.data_root, datasets_filter=args.datasets, methods_filter=args.methods,
               only=args.only, nproc=args.nproc, overrides=list(args.overrides), runs_root=args.runs_root,
-              reports_root=args.reports_root, l1=args.l1, progress=not args.no_progress, warmup=args.estimate,
+              reports_root=args.reports_root, l1=_l1(args), progress=not args.no_progress, warmup=args.estimate,
               weights_root=args.weights_root, train_missing=args.train_missing)
     return 0
 
@@ -333,6 +399,7 @@ def _inpaint_arguments(parser: argparse.ArgumentParser) -> None:
                              "is one (NAME.png for each image NAME)")
     parser.add_argument("--size", type=int, help="working size of released weights (default 256); "
                         "a run checkpoint runs at its own size and refuses another")
+    parser.add_argument("--force", action="store_true", help="let --out replace an input image or mask")
 
 
 @command("inpaint", "inpaint an image (or a folder of images) with a checkpoint", _inpaint_arguments)
@@ -340,15 +407,22 @@ def _inpaint(args: argparse.Namespace) -> int:
     from bench.inpaint import inpaint_files
 
     weights = args.official or args.checkpoint  # a run checkpoint is told from a release by content
-    written = inpaint_files(args.method, weights, args.image, args.mask, args.out, args.size)
+    written = inpaint_files(args.method, weights, args.image, args.mask, args.out, args.size, force=args.force)
     print(f"wrote {written[0]}" if len(written) == 1 else f"wrote {len(written)} images to {args.out}")
     return 0
 
 
 # --- benchmarks -----------------------------------------------------------------------------
 def _benchmark_names() -> list[str]:
+    """The benchmark scripts: the modules of bench/benchmarks that define main() (read, not imported)."""
+    import ast
+
+    def script(path: Path) -> bool:
+        tree = ast.parse(path.read_text())
+        return any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in tree.body)
+
     folder = Path(__file__).parent / "benchmarks"
-    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
+    return sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_") and script(p))
 
 
 def _benchmark_arguments(parser: argparse.ArgumentParser) -> None:

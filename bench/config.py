@@ -152,6 +152,10 @@ def load(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
                                    "the run was trained with: restore it)", parse_yaml)
     except reading.RecordError as error:
         raise ConfigError(str(error)) from None
+    if "base" in raw:  # `base` is a profile's key, never a run config's
+        raise ConfigError(f"{path}: this is a profile (a plan of runs), not a run config: run "
+                          f"`./reproduce.sh {path.stem}` (profiles live in bench/configs/) or copy its `base` "
+                          "into a run config (`inpaint-bench config example > run.yaml` writes one)")
     return from_dict(apply_overrides(raw, overrides), source=str(path))
 
 

@@ -340,26 +340,6 @@ class Evaluator:
 
 
 # --- command line ------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("target", type=Path, nargs="?",
-                        help="a run folder, or a config YAML (with --official); none with --predictions")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="dotted overrides (a run folder accepts eval.* and train.device)")
-    parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
-    parser.add_argument("--official", help="released weights to evaluate: a file, a release folder, "
-                        "or a release name under --weights-root (see `weights check`)")
-    parser.add_argument("--weights-root", type=Path, help="the released weights' folder (config weights.root)")
-    parser.add_argument("--run-id", help="run id for an official evaluation (default: derived)")
-    parser.add_argument("--data-root", type=Path, help="with a config: the dataset's folder (= data.root=DIR)")
-    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
-                        help=f"where run folders live (default {runs.RUNS_ROOT})")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--predictions", type=Path, metavar="DIR",
-                        help="score a folder of outputs (DIR/<setting>/<id>.png) against --testset")
-    parser.add_argument("--name", help="with --predictions: the method name the outputs are shown under")
-    parser.add_argument("--testset", type=Path, metavar="OUT", help="with --predictions: a `testset export` folder")
-
-
 def run(args: argparse.Namespace) -> int:
     if args.target is None:
         raise EvaluationError("give a run folder or a config YAML (or --predictions DIR --name NAME --testset OUT)")

@@ -11,12 +11,18 @@ therefore the input's own, bit for bit in a PNG or WebP output (JPEG is lossy).
 The mask: white (> 0.5) = hole. One of another size is resized (nearest) to the photo's size, a
 non-binary one thresholded, an empty or full one used as it is, each with a warning. A folder of
 images and a folder of masks are matched by file name (stem) and share one loaded model.
+
+An image with an alpha channel keeps it as it was (alpha is a known value, the hole included) in
+a PNG or WebP output; a JPEG has none, so it is dropped with a warning. Every input is opened and
+the output path checked before the model loads; an output that would overwrite an input is
+refused unless `force`.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -30,8 +36,8 @@ from bench.method import Method, MethodSpec, ReleaseError
 from bench.records import checkpoint as checkpoint_record
 
 DEFAULT_SIZE = 256  # working size of an official checkpoint when --size is not given
-FORMATS = {".png": ("PNG", {}), ".webp": ("WEBP", {"lossless": True}), ".jpg": ("JPEG", {"quality": 95}),
-           ".jpeg": ("JPEG", {"quality": 95})}
+FORMATS = {".png": ("PNG", {}), ".webp": ("WEBP", {"lossless": True, "exact": True}),  # exact: RGB under alpha 0
+           ".jpg": ("JPEG", {"quality": 95}), ".jpeg": ("JPEG", {"quality": 95})}
 
 
 class InpaintError(ValueError):
@@ -128,6 +134,26 @@ def output_format(path: Path) -> tuple[str, dict]:
     return found
 
 
+def read_alpha(path: Path) -> np.ndarray | None:
+    """The image's alpha channel (uint8 H×W), or None when it has none."""
+    with Image.open(path) as image:
+        if "A" not in image.getbands() and "transparency" not in image.info:
+            return None
+        return np.asarray(image.convert("RGBA").getchannel("A"))
+
+
+def with_alpha(pixels: np.ndarray, alpha: np.ndarray | None, image: Path, out: Path) -> np.ndarray:
+    """The output's pixels with the input's alpha channel put back where the format keeps one."""
+    if alpha is None:
+        return pixels
+    if output_format(out)[0] == "JPEG":
+        warn(f"{image} has an alpha channel, which JPEG cannot hold: {out} drops it; "
+             "name the output .png or .webp to keep it")
+        return pixels
+    print(f"note: {image} has an alpha channel: {out} keeps it as it was", file=sys.stderr)
+    return np.dstack([pixels, alpha])
+
+
 def write_image(path: Path, pixels: np.ndarray) -> None:
     name, options = output_format(path)
     buffer = io.BytesIO()
@@ -152,9 +178,47 @@ def pairs(image_dir: Path, mask_dir: Path) -> list[tuple[Path, Path]]:
     return [(images[s], masks[s]) for s in images]
 
 
-def targets(image: Path, mask: Path, out: Path) -> list[tuple[Path, Path, Path]]:
-    """(image, mask, output) triples: one file, or a folder of images matched by name to masks."""
-    image, mask, out = Path(image), Path(mask), Path(out)
+def targets(image: Path, mask: Path, out: Path, force: bool = False) -> list[tuple[Path, Path, Path]]:
+    """(image, mask, output) triples: one file, or a folder of images matched by name to masks;
+    each input opened and each output checked, so that nothing is loaded for an unusable one."""
+    found = _listed_targets(Path(image), Path(mask), Path(out))
+    inputs = {path.resolve(): (flag, path)
+              for triple in found for flag, path in zip(("--image", "--mask"), triple)}
+    for image_path, mask_path, out_path in found:
+        for flag, path in (("--image", image_path), ("--mask", mask_path)):
+            _check_readable(flag, path)
+        _check_writable(out_path)
+        if out_path.resolve() in inputs and not force:
+            flag, path = inputs[out_path.resolve()]
+            raise InpaintError(f"--out {out_path} is the {flag} file {path}: it would be overwritten; "
+                               "name another output, or pass --force to replace it")
+    return found
+
+
+def _check_readable(flag: str, path: Path) -> None:
+    try:
+        with Image.open(path):
+            pass
+    except (OSError, ValueError) as error:
+        raise InpaintError(f"{flag} {path}: cannot decode image ({error})") from None
+
+
+def _check_writable(out: Path) -> None:
+    """The nearest existing folder above `out` is a folder the process may write into."""
+    folder = out.parent
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir():
+        raise InpaintError(f"--out {out}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InpaintError(f"--out {out}: cannot write into {folder} (permission denied)")
+
+
+def _listed_targets(image: Path, mask: Path, out: Path) -> list[tuple[Path, Path, Path]]:
+    if not image.exists():
+        raise InpaintError(f"--image {image}: no such file or folder")
+    if not mask.exists():
+        raise InpaintError(f"--mask {mask}: no such file or folder")
     if image.is_dir() != mask.is_dir():
         raise InpaintError(f"--image {image} and --mask {mask}: give two files or two folders")
     if image.is_dir():
@@ -168,9 +232,10 @@ def targets(image: Path, mask: Path, out: Path) -> list[tuple[Path, Path, Path]]
 
 
 def inpaint_files(name: str, checkpoint: Path, image: Path, mask: Path, out: Path,
-                  size: int | None = None) -> list[Path]:
-    """Inpaint one image, or each image of a folder, loading the model once; the outputs."""
-    todo = targets(image, mask, out)
+                  size: int | None = None, force: bool = False) -> list[Path]:
+    """Inpaint one image, or each image of a folder, loading the model once (after every input
+    and output was checked); the outputs."""
+    todo = targets(image, mask, out, force)
     method, working = load_method(name, checkpoint, size or DEFAULT_SIZE)
     if size is not None and size != working:
         raise InpaintError(f"--size {size}: {checkpoint} is a run checkpoint of {working}×{working}, "
@@ -182,5 +247,6 @@ def inpaint_files(name: str, checkpoint: Path, image: Path, mask: Path, out: Pat
         if photo.size != (working, working) and hole.any():
             print(f"note: {image_path} is {photo.size[0]}×{photo.size[1]}; the model runs at {working}×{working}, "
                   "its prediction is resized back to fill the hole", file=sys.stderr)
-        write_image(out_path, inpaint_image(method, working, photo, hole))
+        filled = inpaint_image(method, working, photo, hole)
+        write_image(out_path, with_alpha(filled, read_alpha(image_path), image_path, out_path))
     return [t[2] for t in todo]

@@ -17,9 +17,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field, replace
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.method import Method, MethodSpec
+if TYPE_CHECKING:  # the registry stays a leaf: importing it loads neither torch nor a model
+    from bench.method import Method, MethodSpec
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,8 @@ def create(name: str, spec: MethodSpec) -> Method:
 
 def _build_plugin(name: str, found: Entry, module_name: str, function_name: str, spec: MethodSpec) -> Method:
     """A plugin's method; PluginError naming the plugin and its package for each way it fails."""
+    from bench import method as method_module  # torch, only once a method is built
+
     who = f"plugin {name!r} of {found.package} {found.version}"
     try:
         factory = getattr(importlib.import_module(module_name), function_name)
@@ -163,7 +166,7 @@ def _build_plugin(name: str, found: Entry, module_name: str, function_name: str,
         method = factory(spec)
     except Exception as error:  # noqa: BLE001
         raise PluginError(f"{who}: its factory {found.factory} raised {type(error).__name__}: {error}") from None
-    if not isinstance(method, Method):
+    if not isinstance(method, method_module.Method):
         raise PluginError(f"{who}: its factory {found.factory} returned {type(method).__name__}, "
                           "not a bench.method.Method")
     return method

@@ -29,9 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Iterator
-
-import torch
+from typing import TYPE_CHECKING, Any, Iterator
 
 from bench import config as config_module
 from bench import lock, methods
@@ -39,6 +37,9 @@ from bench.config import Config
 from bench.records import manifest as manifest_record
 from bench.records import reading
 from bench.records.manifest import Manifest
+
+if TYPE_CHECKING:
+    import torch
 
 RUNS_ROOT = Path("results/runs")
 PACKAGES = ("torch", "numpy", "pillow", "scikit-image", "pytorch-msssim", "pandas", "pyyaml",
@@ -152,6 +153,8 @@ class _HashingWriter:
 def save_torch(path: Path, obj: Any, before_rename: Any = None, kept: str = "") -> str:
     """torch.save `obj` atomically; return its sha256. `before_rename(sha)` runs just before
     the file appears under its name."""
+    import torch
+
     with atomic_file(path, "wb", kept) as handle:
         writer = _HashingWriter(handle)
         try:
@@ -458,6 +461,8 @@ def package_versions() -> dict[str, str | None]:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = None
+    import torch  # here, not at the top: the command line's parser reads this module and must start fast
+
     versions["cuda"] = torch.version.cuda
     return versions
 
@@ -555,6 +560,8 @@ RUN_CHECKPOINT = "a run checkpoint written by `inpaint-bench train` (torch.save'
 def read_torch(path: Path, expected: str = RUN_CHECKPOINT, map_location: str | torch.device = "cpu",
                weights_only: bool = False) -> Any:
     """torch.load `path`; any failure is a CheckpointError naming it and what was `expected`."""
+    import torch
+
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
     except Exception as error:  # torch and pickle raise many kinds for a file that is not one

@@ -41,6 +41,7 @@ from bench import distributed, lock, methods, runs
 from bench.config import Config
 from bench.data import augment, datasets, masks, splits
 from bench.data.images import color_jitter, to_image, to_tensor
+from bench.method import Method, MethodSpec
 from bench.records import checkpoint as checkpoint_record
 from bench.setup import (build_method, command_overrides, describe_device, method_spec, open_data,
                          resolve_device, say)
@@ -153,28 +154,67 @@ def train(config: Config, *, run_dir: Path, command: list[str] | None = None,
     owns_group = not distributed.is_distributed()
     device = distributed.setup(device_type)
     try:
+        prepared = prepare(config, Path(run_dir), device)  # before the run folder exists
         with contextlib.ExitStack() as held:
             distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), say)))
-            Trainer(config, Path(run_dir), device, command or runs.command_line(), progress).run()
+            Trainer(config, Path(run_dir), device, command or runs.command_line(), progress, prepared).run()
     finally:
         if owns_group:
             distributed.teardown()
     return Path(run_dir)
 
 
+Prepared = tuple[datasets.ImageDataset, MethodSpec, Method]
+
+
+def prepare(config: Config, run_dir: Path, device: torch.device) -> Prepared:
+    """The training data, the method's spec and the built method: everything that can fail
+    without a run folder (an unknown method or dataset, a missing data root, a size the method
+    cannot run at), done before the folder is created, so such a failure leaves nothing behind."""
+    methods.entry(config.method.name)  # an unknown name, before the data is read
+    dataset = open_data(config, "train")
+    spec = method_spec(config, _mean_pixel(runs.RunFolder(run_dir), dataset))
+    method = build_method(config, spec, device)
+    check_runs_at_size(method, spec.image_size, device)
+    return dataset, spec, method
+
+
+def _mean_pixel(run: runs.RunFolder, dataset: datasets.ImageDataset) -> tuple[float, float, float]:
+    """The train split's mean colour: from method.json when resuming, else computed once."""
+    mean = distributed.on_rank_zero(
+        lambda: tuple(run.read_method_card()["mean_pixel"]) if run.method_file.is_file()
+        else datasets.mean_pixel(dataset))
+    return distributed.broadcast_object(mean)
+
+
+def check_runs_at_size(method: Method, size: int, device: torch.device) -> None:
+    """One inference of a blank size² image, so that a size the method cannot run at fails here
+    rather than at the first step; the RNG streams and every module's train/eval mode are left
+    as they were."""
+    modes = [(module, module.training) for net in method.networks.values() for module in net.modules()]
+    image = torch.zeros(1, 3, size, size, device=device)
+    hole = torch.zeros(1, 1, size, size, device=device)
+    hole[..., size // 4:3 * size // 4, size // 4:3 * size // 4] = 1
+    try:
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.inference_mode():
+            method.eval()
+            method.inpaint(image, hole)
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
 class Trainer:
     def __init__(self, config: Config, run_dir: Path, device: torch.device,
-                 command: list[str], progress: bool) -> None:
+                 command: list[str], progress: bool, prepared: Prepared) -> None:
         self.config, self.device, self.progress = config, device, progress
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.global_batch = global_batch_size(config, self.world)
         self.cuda = device.type == "cuda"
+        self.dataset, self.spec, self.method = prepared
         self.run_folder = self._open_run(run_dir, command)
         with self.failing():
-            self.dataset = open_data(config, "train")
             distributed.on_rank_zero(self._bind_split)
-            self.spec = method_spec(config, self._mean_pixel())
-            self.method = build_method(config, self.spec, device)
             if self.rank == 0:
                 description = methods.entry(config.method.name).description
                 runs.write_method_card(self.run_folder, self.method, description, self.spec.mean_pixel)
@@ -216,14 +256,6 @@ class Trainer:
             run_dir, self.config, command=command, device=describe_device(self.device),
             world_size=self.world))
         return runs.RunFolder(run_dir)
-
-    def _mean_pixel(self) -> tuple[float, float, float]:
-        """The train split's mean colour: from method.json when resuming, else computed once."""
-        card = self.run_folder.method_file
-        mean = distributed.on_rank_zero(
-            lambda: tuple(self.run_folder.read_method_card()["mean_pixel"]) if card.is_file()
-            else datasets.mean_pixel(self.dataset))
-        return distributed.broadcast_object(mean)
 
     def _gpu_option(self, name: str) -> bool:
         wanted = getattr(self.config.train, name)
@@ -408,18 +440,6 @@ class Logger:
 
 
 # --- command line ------------------------------------------------------------------------------
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", type=Path, help="run config (YAML)")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
-                        help="dotted overrides, e.g. train.iterations=10")
-    parser.add_argument("--run-id", help="the run's id (default: run.id or one derived)")
-    parser.add_argument("--data-root", type=Path, help="the dataset's folder (the same as data.root=DIR)")
-    parser.add_argument("--runs-root", type=Path, default=runs.RUNS_ROOT,
-                        help=f"where run folders live (default {runs.RUNS_ROOT})")
-    parser.add_argument("--run-dir", type=Path, help="the run folder itself (overrides the two above)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
 def run(args: argparse.Namespace) -> int:
     config = config_module.load(args.config, command_overrides(args))
     run_dir = args.run_dir or runs.run_dir_for(config, args.runs_root)

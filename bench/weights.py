@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import methods
+from bench.records import checkpoint as checkpoint_record
 from bench.method import (Method, MethodSpec, OfficialWeights, Release, ReleaseError,
                           check_official, sha256)
 
@@ -53,16 +54,22 @@ def release_path(method: Method, release_name: str, root: Path) -> Path:
 
 
 def resolve(method: Method, value: str | Path, root: str | Path | None) -> Path:
-    """`value` as given (a file or release folder), or a release name looked up under `root`."""
+    """`value` as given (a file or release folder), or a release name looked up under `root`.
+    What is not found is named with where it was looked for and where to download it."""
     path = Path(value)
     if path.exists():
         return path
-    if str(value) in {r.name for r in method.releases()}:
+    releases = {r.name: r for r in method.releases()}
+    if str(value) in releases:
         if root is None:
-            raise ReleaseError(f"{value}: a release name needs the weights folder "
-                               "(--weights-root DIR or weights.root)")
+            raise ReleaseError(f"{value}: a release name needs the weights folder (--weights-root DIR or "
+                               f"weights.root) holding {value}/, downloaded from {releases[str(value)].source}")
         return release_path(method, str(value), Path(root))
-    raise ReleaseError(f"{path}: released weights not found")
+    named = [r for r in releases.values() if r.name in path.parts]
+    where = (f"release {named[0].name!r}: download from {named[0].source}" if named else
+             f"nor a release of {method.name} (its releases: {', '.join(releases) or 'none'}; "
+             "`inpaint-bench weights check --weights-root DIR` lists their download pages)")
+    raise ReleaseError(f"{value}: released weights not found (no file or folder {path.absolute()}); {where}")
 
 
 def methods_with_releases(names: list[str] | None = None) -> list[Method]:
@@ -75,6 +82,9 @@ def methods_with_releases(names: list[str] | None = None) -> list[Method]:
 def check_releases(root: Path, names: list[str] | None = None) -> list[dict[str, Any]]:
     """`weights check`: per release and file, found or missing, its sha256, and whether its
     content loads into the method's networks (status ok / MISMATCH / missing)."""
+    if not Path(root).is_dir():
+        raise ReleaseError(f"--weights-root {root}: " + ("not a folder" if Path(root).exists() else
+                           "no such folder") + " (it holds one sub-folder per release: ROOT/<release name>/)")
     report = []
     for method in methods_with_releases(names):
         for release in method.releases():
@@ -98,6 +108,14 @@ def inspect_path(path: Path, names: list[str] | None = None) -> list[str]:
     path = Path(path)
     if not path.exists():
         raise ReleaseError(f"{path}: released weights not found")
+    run_checkpoint = checkpoint_record.load_if_run_checkpoint(path) if path.is_file() else None
+    if run_checkpoint is not None:
+        return [f"format   a run checkpoint of {run_checkpoint.method_name}, step {run_checkpoint.step} "
+                "(written by `inpaint-bench train`; not released weights)",
+                f"file     {path}  sha256 {sha256(path)}",
+                f"setting  image_size = {run_checkpoint.spec.image_size}",
+                f"use      inpaint-bench inpaint --method {run_checkpoint.method_name} --checkpoint {path} …, "
+                "or evaluate its run folder"]
     reasons = []
     for method in methods_with_releases(names):
         try:

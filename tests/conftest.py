@@ -5,7 +5,8 @@ folder the way the trainer and evaluator do (config.yaml, manifest.json, method.
 losses.csv, eval/rows.csv with every mask setting, eval/samples PNGs). Metric values are a
 deterministic function of (image, mask) plus the run's `quality` (higher = better on every
 metric) plus small seeded per-run noise, so paired comparisons have known signs. `bench_runs`
-builds the standard set the tests share.
+builds the standard set the tests share. `checkout_untouched` (every session) fails the suite
+when a test changed a tracked file or anything under the checkout's results/.
 """
 
 from __future__ import annotations
@@ -24,8 +25,23 @@ from bench.data.masks import BUCKET_LABELS
 from bench.records import rows
 from bench.records.manifest import Manifest
 from bench.runs import RunFolder
+from tests import checkout_guard
 
 SAMPLE_SIZE = 32
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def checkout_untouched():
+    """No test may write outside its temporary folder: the checkout's tracked files and results/
+    are the same after the session as before it, or the session fails naming what changed."""
+    before = checkout_guard.snapshot(CHECKOUT)
+    yield
+    changed = checkout_guard.changes(before, checkout_guard.snapshot(CHECKOUT))
+    if changed:
+        pytest.fail(f"the tests changed the checkout ({len(changed)} path(s)): " + "; ".join(changed[:20])
+                    + " (a test writes outside its temporary folder, unless you edited these during the run)",
+                    pytrace=False)
 
 
 def _seed(*parts: object) -> int:

@@ -32,9 +32,10 @@ def dtd(tmp_path):
 
 
 def _config(tmp_path):
-    path = tmp_path / "dtd.yaml"
+    path = tmp_path / "dtd.yaml"  # the split lists go to the test's own folder, never the checkout's results/cache
     path.write_text(yaml.safe_dump({
-        "run": {"id": "toy-dtd"}, "method": {"name": "toy"}, "data": {"dataset": "dtd", "size": 16},
+        "run": {"id": "toy-dtd"}, "method": {"name": "toy"},
+        "data": {"dataset": "dtd", "size": 16, "cache_dir": str(tmp_path / "cache")},
         "train": {"iterations": 1, "batch_size": 2, "checkpoint_every": 1, "log_every": 1, "sample_every": 1,
                   "num_workers": 0, "device": "cpu"}}))
     return path

@@ -238,3 +238,65 @@ def test_help_says_what_happens_to_size_and_aspect_ratio(tmp_path):
     assert result.returncode == 0
     assert "keeps the image's own size, aspect ratio and pixels outside the hole" in text
     assert "stretched to a square" in text and "a run checkpoint runs at its own size and refuses another" in text
+
+
+def test_an_rgba_photo_keeps_its_alpha_channel_as_it_was(tmp_path, official):
+    pixels = photo(tmp_path / "rgb.png", 40, 30)
+    alpha = np.random.default_rng(1).integers(0, 256, (30, 40), dtype=np.uint8)
+    alpha[:5] = 0  # fully transparent rows keep their colours too
+    Image.fromarray(np.dstack([pixels, alpha])).save(tmp_path / "photo.png")
+    hole = hole_mask(tmp_path / "mask.png", 40, 30, (10, 10, 25, 20))
+    for out in ("out.png", "out.webp"):
+        result = _cli("--checkpoint", str(official), "--size", "32", "--image", "photo.png", "--mask", "mask.png",
+                      "--out", out, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"photo.png has an alpha channel: {out} keeps it as it was" in result.stderr
+        with Image.open(tmp_path / out) as written:
+            assert written.mode == "RGBA"
+            kept = np.asarray(written)
+        assert np.array_equal(kept[..., 3], alpha)  # the hole's alpha too: a known value
+        assert np.array_equal(kept[..., :3][~hole], pixels[~hole])
+    jpeg = _cli("--checkpoint", str(official), "--size", "32", "--image", "photo.png", "--mask", "mask.png",
+                "--out", "out.jpg", cwd=tmp_path)
+    assert jpeg.returncode == 0 and "which JPEG cannot hold: out.jpg drops it" in jpeg.stderr
+
+
+@pytest.mark.parametrize("out", ["photo.png", "./photo.png", "mask.png"])
+def test_an_output_that_is_an_input_is_refused_unless_forced(tmp_path, official, out):
+    photo(tmp_path / "photo.png", 40, 30)
+    hole_mask(tmp_path / "mask.png", 40, 30, (5, 5, 15, 15))
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    refused = _cli("--checkpoint", str(official), "--size", "32", "--image", "photo.png", "--mask", "mask.png",
+                   "--out", out, cwd=tmp_path)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert f"--out {Path(out)} is the --{Path(out).stem.replace('photo', 'image')} file" in refused.stderr
+    assert "it would be overwritten" in refused.stderr and "--force" in refused.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+    forced = _cli("--checkpoint", str(official), "--size", "32", "--image", "photo.png", "--mask", "mask.png",
+                  "--out", out, "--force", cwd=tmp_path)
+    assert forced.returncode == 0 and (tmp_path / out).read_bytes() != before[Path(out).name]
+
+
+@pytest.mark.parametrize("case, message", [
+    ("missing image", "--image gone.png: no such file or folder"),
+    ("corrupt image", "--image photo.png: cannot decode image"),
+    ("out under a file", "--out photo.png/out.png: photo.png is a file, not a folder"),
+])
+def test_unusable_inputs_and_outputs_are_named_before_the_model_loads(tmp_path, official, monkeypatch, case,
+                                                                        message):
+    photo(tmp_path / "photo.png", 40, 30)
+    hole_mask(tmp_path / "mask.png", 40, 30, (5, 5, 15, 15))
+    image, out = "photo.png", "out.png"
+    if case == "missing image":
+        image = "gone.png"
+    elif case == "corrupt image":
+        (tmp_path / "photo.png").write_bytes(b"not a picture")
+    else:
+        out = "photo.png/out.png"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(methods.REGISTRY, "toy", toy_method.ENTRIES["toy"])
+    loads = []
+    monkeypatch.setattr(inpaint, "load_method", lambda *a: loads.append(a))
+    with pytest.raises(inpaint.InpaintError, match=message.replace(".", r"\.")):
+        inpaint.inpaint_files("toy", official, Path(image), Path("mask.png"), Path(out), 32)
+    assert loads == []

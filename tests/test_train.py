@@ -17,6 +17,7 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from bench import config, methods, runs, setup, train
+from bench.method import MethodSpec
 from bench.records import checkpoint as checkpoint_record
 from bench.data import datasets
 from tests import toy_method
@@ -248,3 +249,26 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     cfg = toy_method.tiny_config()
     initial = setup.method_without_data(cfg)
     assert not torch.equal(initial.networks["g"][0].weight, a.method["networks"]["g"]["0.weight"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("method.name=nosuch", "unknown method 'nosuch'"),
+    ("data.dataset=nosuch", "unknown dataset 'nosuch'"),
+    ("data.dataset=dtd", "dataset 'dtd' needs a data root"),
+    ("method.name=pennet data.size=40", "the pyramid generator needs square images whose side is a multiple"),
+])
+def test_a_train_that_fails_its_checks_leaves_no_run_folder(tmp_path, override, message):
+    """Checked first, then created: a run folder left behind would hold the id of a run that never was."""
+    with pytest.raises(Exception, match=message):
+        train.train(toy_method.tiny_config(*override.split()), run_dir=tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_size_check_leaves_the_rng_and_the_modes_as_they_were():
+    method = methods.create("toy", MethodSpec(image_size=32))
+    method.networks["g"].train()
+    method.networks["g"][0].eval()  # a module the method keeps in eval mode stays there
+    state = torch.get_rng_state()
+    train.check_runs_at_size(method, 32, torch.device("cpu"))
+    assert torch.equal(torch.get_rng_state(), state)
+    assert method.networks["g"].training and not method.networks["g"][0].training

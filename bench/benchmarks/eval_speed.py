@@ -46,7 +46,7 @@ class MaskedInput(Method):
 
 
 def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", default=NO_MODEL,
                         help=f"a registry name, or {NO_MODEL} (default): no network, the harness's own cost")
     parser.add_argument("--dataset", default="sample")
