@@ -296,9 +296,10 @@ def _partial_argument(parser: argparse.ArgumentParser) -> None:
 def _tables(args: argparse.Namespace) -> int:
     from bench import coverage, tables
 
+    l1 = _l1(args)  # a wrong variant is refused before any run is read
     incomplete = coverage.check(list(args.runs), args.partial)
     rows = tables.load_rows(list(args.runs))
-    built = coverage.mark(tables.build_tables(rows, tables.load_paper(), l1=_l1(args)), incomplete)
+    built = coverage.mark(tables.build_tables(rows, tables.load_paper(), l1=l1), incomplete)
     for path in tables.write_tables(built, args.out).values():
         print(f"wrote {path}")
     for reason in incomplete.values():
@@ -326,8 +327,9 @@ def _report(args: argparse.Namespace) -> int:
     if args.from_dir is not None:
         print(f"wrote {render(args.from_dir)}")
         return 0
+    l1 = _l1(args)
     out = args.out or (args.runs[0] / "report" if len(args.runs) == 1 else Path("results/reports/compare"))
-    print(f"wrote {build_report(list(args.runs), out, l1=_l1(args), title=args.title, partial=args.partial)}")
+    print(f"wrote {build_report(list(args.runs), out, l1=l1, title=args.title, partial=args.partial)}")
     return 0
 
 
