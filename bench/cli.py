@@ -145,10 +145,14 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
          _status_arguments)
 def _status(args: argparse.Namespace) -> int:
     from bench import runs
+    from bench.records import validation
 
     for path in args.runs:
         status, detail = runs.run_status(runs.RunFolder(path))
         print(f"{path}: {status}" + (f" — {detail}" if detail else ""))
+        last = validation.last_line(runs.RunFolder(path).validation_file)
+        if last is not None:
+            print(f"  {last}")
     return 0
 
 

@@ -11,7 +11,8 @@ also saved as truth / input (white holes) / output (composite) PNGs.
 
 A run folder is evaluated from its checkpoint (the last by default), holding the folder's lock
 (bench.lock) and only on the test split recorded in its manifest; an official baseline
-checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder.
+checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder,
+and a training-free method (its registry entry says so) is built as it is into one.
 """
 
 from __future__ import annotations
@@ -41,9 +42,11 @@ from bench.records import checkpoint as checkpoint_record
 from bench.records import rows
 from bench.method import Method
 from bench.setup import (command_overrides, describe_device, method_from_checkpoint,
-                         method_from_official, method_spec, open_data, resolve_device, say)
+                         method_from_official, method_spec, method_without_data, open_data,
+                         resolve_device, say)
 
 RUN_FOLDER_OVERRIDES = ("eval.", "train.device")
+TRAINING_FREE_CHECKPOINT = "training-free"  # the rows' checkpoint column of a training-free method
 
 
 class EvaluationError(RuntimeError):
@@ -189,8 +192,9 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     train.device) or a Config, which needs `run_dir` and `official`.
     """
     if isinstance(source, Config):
-        if run_dir is None or official is None:
-            raise EvaluationError("evaluating a config needs run_dir and an official checkpoint")
+        if run_dir is None or (official is None and not methods.entry(source.method.name).training_free):
+            raise EvaluationError("evaluating a config needs run_dir and an official checkpoint "
+                                  "(none for a training-free method)")
         config = config_module.from_dict(config_module.apply_overrides(
             config_module.to_dict(source), overrides), source="config")
     else:
@@ -234,6 +238,15 @@ class Evaluator:
             if self.rank == 0:
                 description = methods.entry(config.method.name).description
                 runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
+        elif methods.entry(config.method.name).training_free:
+            self.method = method_without_data(config, device)
+            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
+                run_dir, config, command=runs.command_line(), device=describe_device(device),
+                checkpoint=None, provenance=runs.TRAINING_FREE_PROVENANCE))
+            self.checkpoint = TRAINING_FREE_CHECKPOINT
+            if self.rank == 0:
+                description = methods.entry(config.method.name).description
+                runs.write_method_card(self.run_folder, self.method, description, (0.0, 0.0, 0.0))
         else:
             path = runs.resolve_checkpoint(self.run_folder, checkpoint)
             self.method = method_from_checkpoint(checkpoint_record.load(path), device)
@@ -304,10 +317,11 @@ def run(args: argparse.Namespace) -> int:
         overrides = command_overrides(args)
         overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []
         config = config_module.load(args.target, overrides)
-        if args.official is None:
+        if args.official is None and not methods.entry(config.method.name).training_free:
             raise EvaluationError("a config YAML is evaluated with released weights: give --official")
-        rows = evaluate_official(config, args.official, runs_root=args.runs_root,
-                                 progress=not args.no_progress)
+        rows = (evaluate(config, run_dir=runs.run_dir_for(config, args.runs_root), progress=not args.no_progress)
+                if args.official is None else
+                evaluate_official(config, args.official, runs_root=args.runs_root, progress=not args.no_progress))
     else:
         if args.official is not None:
             raise EvaluationError("--official needs a config YAML as target, not a run folder")

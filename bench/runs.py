@@ -1,7 +1,7 @@
 """Run folders: results/runs/<id>/ with its config, manifest, method card and checkpoints.
 
 Layout (see the interfaces brief): config.yaml, manifest.json, method.json, checkpoints/
-step_NNNNNNN.pt (the last K kept), tb/, losses.csv, eval/. Every file is written atomically
+step_NNNNNNN.pt (the last K kept), tb/, losses.csv, validation.csv, eval/. Every file is written atomically
 (temporary file in the same folder, flush + fsync, os.replace), so a crash leaves either the old
 or the new version; a write that fails (a full disk, Ctrl-C) names the file and says that the
 old version is kept. A finished run is never overwritten; an unfinished one with the same
@@ -231,6 +231,11 @@ class RunFolder:
         return self.path / "losses.csv"
 
     @property
+    def validation_file(self) -> Path:
+        """Validation during training (bench.records.validation)."""
+        return self.path / "validation.csv"
+
+    @property
     def eval_dir(self) -> Path:
         return self.path / "eval"
 
@@ -313,8 +318,9 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
 
 
 def open_evaluation_run(path: Path, config: Config, *, command: list[str], device: str,
-                        checkpoint: Path, provenance: dict[str, Any] | None = None) -> RunFolder:
-    """A run folder for scoring an official checkpoint (nothing is trained in it).
+                        checkpoint: Path | None, provenance: dict[str, Any] | None = None) -> RunFolder:
+    """A run folder for scoring an official checkpoint, or a training-free method (checkpoint
+    None), nothing being trained in it.
 
     Created finished, its manifest holding `provenance` (Method.load_official's record);
     reopened if its method and data settings and its provenance match.
@@ -336,7 +342,8 @@ def open_evaluation_run(path: Path, config: Config, *, command: list[str], devic
     write_text(run.config_file, config_module.dump(config))
     manifest = new_manifest(config, command=command, device=device, world_size=1)
     run.write_manifest(manifest.replace(status="finished", finished=manifest.started,
-                                        official_checkpoint=str(checkpoint), provenance=provenance))
+                                        official_checkpoint=None if checkpoint is None else str(checkpoint),
+                                        provenance=provenance))
     return run
 
 
@@ -347,6 +354,9 @@ def new_manifest(config: Config, *, command: list[str], device: str, world_size:
                     dataset=config.data.dataset, git_sha=sha, git_dirty=dirty,
                     packages=package_versions(), command=command, seed=config.train.seed,
                     device=device, world_size=world_size, started=_now())
+
+
+TRAINING_FREE_PROVENANCE = {"kind": "training-free"}  # a method with nothing to train or load
 
 
 def trained_provenance(config: Config) -> dict[str, Any]:
@@ -550,7 +560,12 @@ def resolve_checkpoint(run: RunFolder, which: str | int | Path | None) -> Path:
 # --- losses.csv --------------------------------------------------------------------------------
 def truncate_losses(run: RunFolder, before_step: int) -> None:
     """Keep only loss rows of steps < `before_step` (a resumed run logs the rest again)."""
-    path = run.losses_file
+    truncate_steps(run.losses_file, before_step)
+
+
+def truncate_steps(path: Path, before_step: int) -> None:
+    """Keep only the rows of a step-keyed CSV log (its first column the step) with step <
+    `before_step`, its header kept; a torn last line is cut first."""
     if not path.is_file():
         return
     repair_log(path)

@@ -32,7 +32,7 @@ from bench import audit, metrics, profiles, tables
 from bench.records import manifest as manifest_record
 from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
-from bench.runs import read_json, run_status, write_bytes, write_json
+from bench.runs import TRAINING_FREE_PROVENANCE, read_json, run_status, write_bytes, write_json
 
 FORMAT = 1
 SMOKE_PROFILES = ("quick", "smoke")
@@ -40,6 +40,7 @@ SMOKE_BANNER = "smoke-scale run, not comparable with the paper"
 SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
                  "(sample proxy, not comparable)")
 RECIPE_LABELS = {**profiles.RECIPE_LABELS, None: "own config (no profile recipe)"}
+TRAINING_FREE_LABEL = "training-free reference"
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def provenance_text(manifest: Manifest | None, digits: int = 12) -> str:
     if found.get("kind") == "released":
         files = "; ".join(f"{name}, sha256 {digest[:digits]}" for name, digest in found.get("files", {}).items())
         return f"released weights {found.get('release', '')} ({files})".replace("  ", " ")
+    if found.get("kind") == TRAINING_FREE_PROVENANCE["kind"]:
+        return TRAINING_FREE_LABEL
     if found.get("kind") == "trained":
         recipe = found.get("recipe")
         return f"trained — {RECIPE_LABELS.get(recipe, f'{recipe} recipe')}"
