@@ -185,14 +185,17 @@ def evaluate_official(config: Config, weights_path: Path | str, *, run_dir: Path
 
 def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
              checkpoint: str | int | Path | None = None, official: Path | None = None,
-             overrides: Sequence[str] = (), progress: bool = True) -> Path:
+             shared: Path | None = None, overrides: Sequence[str] = (), progress: bool = True) -> Path:
     """Score a run folder's checkpoint, or `official` weights for a Config; return rows.csv.
 
     `source` is a run folder (its config.yaml is used; `overrides` may change eval.* and
-    train.device) or a Config, which needs `run_dir` and `official`.
+    train.device) or a Config, which needs `run_dir` and `official` (released weights) or
+    `shared` (the run folder that trained the same network with the same recipe: its last
+    checkpoint is scored under this config's method name) or a training-free method.
     """
     if isinstance(source, Config):
-        if run_dir is None or (official is None and not methods.entry(source.method.name).training_free):
+        if run_dir is None or (official is None and shared is None
+                               and not methods.entry(source.method.name).training_free):
             raise EvaluationError("evaluating a config needs run_dir and an official checkpoint "
                                   "(none for a training-free method)")
         config = config_module.from_dict(config_module.apply_overrides(
@@ -212,7 +215,7 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     try:
         with contextlib.ExitStack() as held:
             distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), say)))
-            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
+            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress, shared).run()
     except BaseException:
         distributed.on_rank_zero(lambda: remove_unused(created))
         raise
@@ -223,7 +226,8 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
 
 class Evaluator:
     def __init__(self, config: Config, run_dir: Path, device: torch.device,
-                 checkpoint: str | int | Path | None, official: Path | None, progress: bool):
+                 checkpoint: str | int | Path | None, official: Path | None, progress: bool,
+                 shared: Path | None = None):
         self.config, self.device, self.progress = config, device, progress
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.run_folder = runs.RunFolder(run_dir)
@@ -238,6 +242,18 @@ class Evaluator:
             if self.rank == 0:
                 description = methods.entry(config.method.name).description
                 runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
+        elif shared is not None:
+            path = runs.resolve_checkpoint(runs.RunFolder(shared), checkpoint)
+            state = checkpoint_record.load(path)
+            self.method = method_from_checkpoint(state, device)
+            self.method.name = config.method.name  # the same network, shown under this run's name
+            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
+                run_dir, config, command=runs.command_line(), device=describe_device(device),
+                checkpoint=path, provenance=runs.shared_provenance(config, Path(shared), path)))
+            self.checkpoint = path.name
+            if self.rank == 0:
+                description = methods.entry(config.method.name).description
+                runs.write_method_card(self.run_folder, self.method, description, state.spec.mean_pixel)
         elif methods.entry(config.method.name).training_free:
             self.method = method_without_data(config, device)
             distributed.on_rank_zero(lambda: runs.open_evaluation_run(
@@ -253,7 +269,8 @@ class Evaluator:
             self.checkpoint = path.name
         self.method.eval()
         self.dataset = open_data(config, "test")
-        recorded = self.run_folder.read_manifest().split if official is None else None
+        bound = self.run_folder if shared is None else runs.RunFolder(shared)  # whose split it trained on
+        recorded = bound.read_manifest().split if official is None else None
         if recorded is not None and recorded["test"] != splits.fingerprint(self.dataset.ids):
             raise EvaluationError(splits.mismatch(self.run_folder.manifest_file, "test",
                                                   recorded["test"], splits.fingerprint(self.dataset.ids)))

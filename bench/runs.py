@@ -359,6 +359,12 @@ def new_manifest(config: Config, *, command: list[str], device: str, world_size:
 TRAINING_FREE_PROVENANCE = {"kind": "training-free"}  # a method with nothing to train or load
 
 
+def shared_provenance(config: Config, trained_in: Path, checkpoint: Path) -> dict[str, Any]:
+    """A run evaluated from another run's training of the same network under the same recipe."""
+    return {"kind": "shared", "run": Path(trained_in).name, "checkpoint": Path(checkpoint).name,
+            "recipe": config.run.recipe}
+
+
 def trained_provenance(config: Config) -> dict[str, Any]:
     """Where a trained run's weights come from: training, under its profile's recipe label."""
     return {"kind": "trained", "recipe": config.run.recipe}
