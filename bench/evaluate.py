@@ -235,34 +235,19 @@ class Evaluator:
             spec = method_spec(config, datasets.mean_pixel(open_data(config, "train")))
             self.method = method_from_official(config.method.name, spec, official, device,
                                                config.weights.root)
-            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
-                run_dir, config, command=runs.command_line(), device=describe_device(device),
-                checkpoint=official, provenance=self.method.released))
             self.checkpoint = f"official:{'+'.join(self.method.released['files'])}"
-            if self.rank == 0:
-                description = methods.entry(config.method.name).description
-                runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
+            self._evaluation_folder(official, self.method.released, spec.mean_pixel)
         elif shared is not None:
             path = runs.resolve_checkpoint(runs.RunFolder(shared), checkpoint)
             state = checkpoint_record.load(path)
             self.method = method_from_checkpoint(state, device)
             self.method.name = config.method.name  # the same network, shown under this run's name
-            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
-                run_dir, config, command=runs.command_line(), device=describe_device(device),
-                checkpoint=path, provenance=runs.shared_provenance(config, Path(shared), path)))
             self.checkpoint = path.name
-            if self.rank == 0:
-                description = methods.entry(config.method.name).description
-                runs.write_method_card(self.run_folder, self.method, description, state.spec.mean_pixel)
+            self._evaluation_folder(path, runs.shared_provenance(config, Path(shared), path), state.spec.mean_pixel)
         elif methods.entry(config.method.name).training_free:
             self.method = method_without_data(config, device)
-            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
-                run_dir, config, command=runs.command_line(), device=describe_device(device),
-                checkpoint=None, provenance=runs.TRAINING_FREE_PROVENANCE))
             self.checkpoint = TRAINING_FREE_CHECKPOINT
-            if self.rank == 0:
-                description = methods.entry(config.method.name).description
-                runs.write_method_card(self.run_folder, self.method, description, (0.0, 0.0, 0.0))
+            self._evaluation_folder(None, runs.TRAINING_FREE_PROVENANCE, (0.0, 0.0, 0.0))
         else:
             path = runs.resolve_checkpoint(self.run_folder, checkpoint)
             self.method = method_from_checkpoint(checkpoint_record.load(path), device)
@@ -272,10 +257,21 @@ class Evaluator:
         bound = self.run_folder if shared is None else runs.RunFolder(shared)  # whose split it trained on
         recorded = bound.read_manifest().split if official is None else None
         if recorded is not None and recorded["test"] != splits.fingerprint(self.dataset.ids):
-            raise EvaluationError(splits.mismatch(self.run_folder.manifest_file, "test",
+            raise EvaluationError(splits.mismatch(bound.manifest_file, "test",
                                                   recorded["test"], splits.fingerprint(self.dataset.ids)))
         self.eval_dir = self.run_folder.eval_dir
         self.eval_dir.mkdir(parents=True, exist_ok=True)
+
+    def _evaluation_folder(self, checkpoint: Path | None, provenance: dict[str, Any] | None,
+                           mean_pixel: tuple[float, ...]) -> None:
+        """Rank 0 opens the evaluation-only run folder of a method not trained in it (released
+        weights, another run's training, or none needed) and writes its method card."""
+        distributed.on_rank_zero(lambda: runs.open_evaluation_run(
+            self.run_folder.path, self.config, command=runs.command_line(),
+            device=describe_device(self.device), checkpoint=checkpoint, provenance=provenance))
+        if self.rank == 0:
+            description = methods.entry(self.config.method.name).description
+            runs.write_method_card(self.run_folder, self.method, description, mean_pixel)
 
     def run(self) -> Path:
         distributed.on_rank_zero(lambda: rows.merge_parts(self.run_folder))  # left by an interrupted run
