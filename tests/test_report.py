@@ -155,4 +155,4 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert dom.count("<img") == IMAGES
     assert len(re.findall(r'data-table="[^"]+"', dom)) == len(TABLE_KEYS)
     assert dom.count('class="banner"') == 2 and SMOKE_BANNER in dom
-    assert dom.count("<section") == 8
+    assert dom.count("<section") == 9  # learning curves included

@@ -16,7 +16,7 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from bench import config, methods, runs, setup, train
+from bench import cli, config, methods, runs, setup, train
 from bench.records import checkpoint as checkpoint_record
 from bench.records import validation as validation_record
 from bench.data import datasets
@@ -131,7 +131,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert manifest.status == "failed" and manifest.error == message
 
 
-def test_validation_leaves_training_bit_identical_and_runs_every_n_steps_and_at_the_end(tmp_path):
+def test_validation_leaves_training_bit_identical_and_runs_every_n_steps_and_at_the_end(tmp_path, capsys):
     common = ("data.size=64", "method.options.noise=0.05", "train.iterations=7", "train.validate_count=3")
     off = train.train(toy_method.tiny_config(*common), run_dir=tmp_path / "off", progress=False)
     on = train.train(toy_method.tiny_config(*common, "train.validate_every=3"), run_dir=tmp_path / "on",
@@ -153,6 +153,13 @@ def test_validation_leaves_training_bit_identical_and_runs_every_n_steps_and_at_
     assert [e.step for e in events.Scalars("validation/center/psnr")] == [3, 6, 7]
     assert [e.value for e in events.Scalars("validation/irregular_3/l1")] == pytest.approx(
         list(frame.loc[frame["setting"] == "irregular_3", "l1"]))
+    capsys.readouterr()
+    assert cli.main(["status", str(on)]) == 0
+    last = frame[frame["step"] == 7].set_index("setting")
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"  validation at step 7: center L1 {last.l1['center']:.2f}%, PSNR {last.psnr['center']:.2f} dB, "
+        f"MS-SSIM {last.msssim['center']:.2f}%; irregular_3 L1 {last.l1['irregular_3']:.2f}%, "
+        f"PSNR {last.psnr['irregular_3']:.2f} dB, MS-SSIM {last.msssim['irregular_3']:.2f}%")
 
 
 def test_a_resumed_run_cuts_the_validation_rows_it_will_write_again(tmp_path):
