@@ -65,6 +65,8 @@ def _opencv(flag_name: str, label: str) -> Callable[[MethodSpec], ClassicalMetho
         radius = CheckedOptions(label, spec.options, {"radius": 3}).integer("radius", 1)
         flag = getattr(cv2, flag_name)
 
+        # paper silent: a training-free reference, not in the paper: cv2.inpaint (INPAINT_TELEA or
+        # INPAINT_NS) with inpaintRadius `radius` px on the 8-bit image.
         def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
             return cv2.inpaint(np.ascontiguousarray(image), hole.astype(np.uint8), radius, flag)
 
@@ -86,6 +88,7 @@ def build_biharmonic(spec: MethodSpec) -> ClassicalMethod:
 
     CheckedOptions("biharmonic", spec.options, {})
 
+    # paper silent: a training-free reference, not in the paper: skimage.restoration.inpaint_biharmonic on the float image.
     def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         return inpaint_biharmonic(image, hole, channel_axis=-1)
 
@@ -99,6 +102,7 @@ def build_biharmonic(spec: MethodSpec) -> ClassicalMethod:
 def build_mean_fill(spec: MethodSpec) -> ClassicalMethod:
     CheckedOptions("mean-fill", spec.options, {})
 
+    # paper silent: the trivial floor, not in the paper: every hole pixel is the known pixels' mean colour of its image.
     def fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         known = image[~hole]
         colour = known.mean(axis=0) if len(known) else np.zeros(image.shape[-1], image.dtype)
