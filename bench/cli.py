@@ -226,15 +226,19 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
          _status_arguments)
 def _status(args: argparse.Namespace) -> int:
     from bench import runs
+    from bench.records import validation
 
     unreadable = 0
     for path in args.runs:  # every run gets its line, whatever the others hold
         try:
             status, detail = runs.run_status(runs.RunFolder(path))
+            last = validation.last_line(runs.RunFolder(path).validation_file)
         except Exception as error:
             unreadable += 1
-            status, detail = "unreadable", str(error)
+            status, detail, last = "unreadable", str(error), None
         print(f"{path}: {status}" + (f" — {detail}" if detail else ""))
+        if last is not None:
+            print(f"  {last}")
     return 1 if unreadable else 0
 
 

@@ -95,6 +95,12 @@ class TrainConfig:
     bf16: bool = False  # GPU only: autocast to bfloat16 around the training step
     channels_last: bool = False  # GPU only
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    # Validation during training (bench.validation): every N steps and at the end (None: off), the
+    # first `validate_count` test images under each of `validate_masks`; a monitor only.
+    validate_every: int | None = field(default=None, metadata={"min": 1})
+    validate_count: int = field(default=16, metadata={"min": 1})
+    validate_masks: tuple[str, ...] = field(default=("center", "irregular_3"),
+                                            metadata={"choices": EVAL_MASK_SETTINGS})
 
 
 @dataclass(frozen=True)

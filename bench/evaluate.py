@@ -12,7 +12,8 @@ over the evaluated images and their domains (`sample_indices`), are also saved a
 
 A run folder is evaluated from its checkpoint (the last by default), holding the folder's lock
 (bench.lock) and only on the test split recorded in its manifest; an official baseline
-checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder.
+checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder,
+and a training-free method (its registry entry says so) is built as it is into one.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
+import hashlib
 import io
+import json
 import os
 import shutil
 import time
@@ -42,9 +45,11 @@ from bench.records import checkpoint as checkpoint_record
 from bench.records import rows
 from bench.method import Method
 from bench.setup import (command_overrides, describe_device, method_from_checkpoint,
-                         method_from_official, method_spec, open_data, resolve_device, say)
+                         method_from_official, method_spec, method_without_data, open_data,
+                         resolve_device, say)
 
 RUN_FOLDER_OVERRIDES = ("eval.", "train.device")
+TRAINING_FREE_CHECKPOINT = "training-free"  # the rows' checkpoint column of a training-free method
 
 
 class EvaluationError(RuntimeError):
@@ -213,15 +218,19 @@ def evaluate_official(config: Config, weights_path: Path | str, *, run_dir: Path
 
 def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
              checkpoint: str | int | Path | None = None, official: Path | None = None,
-             overrides: Sequence[str] = (), progress: bool = True) -> Path:
+             shared: Path | None = None, overrides: Sequence[str] = (), progress: bool = True) -> Path:
     """Score a run folder's checkpoint, or `official` weights for a Config; return rows.csv.
 
     `source` is a run folder (its config.yaml is used; `overrides` may change eval.* and
-    train.device) or a Config, which needs `run_dir` and `official`.
+    train.device) or a Config, which needs `run_dir` and `official` (released weights) or
+    `shared` (the run folder that trained the same network with the same recipe: its last
+    checkpoint is scored under this config's method name) or a training-free method.
     """
     if isinstance(source, Config):
-        if run_dir is None or official is None:
-            raise EvaluationError("evaluating a config needs run_dir and an official checkpoint")
+        if run_dir is None or (official is None and shared is None
+                               and not methods.entry(source.method.name).training_free):
+            raise EvaluationError("evaluating a config needs run_dir and an official checkpoint "
+                                  "(none for a training-free method)")
         config = config_module.from_dict(config_module.apply_overrides(
             config_module.to_dict(source), overrides), source="config")
     else:
@@ -239,13 +248,21 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     try:
         with contextlib.ExitStack() as held:
             distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), note)))
-            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress).run()
+            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress, shared).run()
     except BaseException:
         distributed.on_rank_zero(lambda: remove_unused(created))
         raise
     finally:
         if owns_group:
             distributed.teardown()
+
+
+def training_free_identity(name: str, method: Method) -> str:
+    """The rows' checkpoint identity of a training-free method, which has no file: the sha256 of
+    its name and evaluation protocol (its options, e.g. the radius), so other settings never
+    share rows."""
+    described = json.dumps({"method": name, "protocol": dict(method.protocol())}, sort_keys=True)
+    return hashlib.sha256(described.encode()).hexdigest()
 
 
 def note(message: str) -> None:
@@ -270,7 +287,8 @@ def check_checkpoint(path: Path, checkpoint: checkpoint_record.Checkpoint, confi
 
 class Evaluator:
     def __init__(self, config: Config, run_dir: Path, device: torch.device,
-                 checkpoint: str | int | Path | None, official: Path | None, progress: bool):
+                 checkpoint: str | int | Path | None, official: Path | None, progress: bool,
+                 shared: Path | None = None):
         self.config, self.device, self.progress = config, device, progress
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.run_folder = runs.RunFolder(run_dir)
@@ -278,14 +296,21 @@ class Evaluator:
             spec = method_spec(config, datasets.mean_pixel(open_data(config, "train")))
             self.method = method_from_official(config.method.name, spec, official, device,
                                                config.weights.root)
-            distributed.on_rank_zero(lambda: runs.open_evaluation_run(
-                run_dir, config, command=runs.command_line(), device=describe_device(device),
-                checkpoint=official, provenance=self.method.released))
             self.checkpoint = f"official:{'+'.join(self.method.released['files'])}"
             self.sha256 = "+".join(self.method.released["files"].values())
-            if self.rank == 0:
-                description = methods.entry(config.method.name).description
-                runs.write_method_card(self.run_folder, self.method, description, spec.mean_pixel)
+            self._evaluation_folder(official, self.method.released, spec.mean_pixel)
+        elif shared is not None:  # the twin's checkpoint: another method name by design, so no run check
+            path = runs.resolve_checkpoint(runs.RunFolder(shared), checkpoint)
+            state = checkpoint_record.load(path)
+            self.method = method_from_checkpoint(state, device)
+            self.method.name = config.method.name  # the same network, shown under this run's name
+            self.checkpoint, self.sha256 = path.name, runs.file_sha256(path)
+            self._evaluation_folder(path, runs.shared_provenance(config, Path(shared), path), state.spec.mean_pixel)
+        elif methods.entry(config.method.name).training_free:
+            self.method = method_without_data(config, device)
+            self.checkpoint = TRAINING_FREE_CHECKPOINT
+            self.sha256 = training_free_identity(config.method.name, self.method)
+            self._evaluation_folder(None, runs.TRAINING_FREE_PROVENANCE, (0.0, 0.0, 0.0))
         else:
             path = runs.resolve_checkpoint(self.run_folder, checkpoint)
             record = checkpoint_record.load(path)
@@ -294,12 +319,24 @@ class Evaluator:
             self.checkpoint, self.sha256 = path.name, runs.file_sha256(path)
         self.method.eval()
         self.dataset = open_data(config, "test")
-        recorded = self.run_folder.read_manifest().split if official is None else None
+        bound = self.run_folder if shared is None else runs.RunFolder(shared)  # whose split it trained on
+        recorded = bound.read_manifest().split if official is None else None
         if recorded is not None and recorded["test"] != splits.fingerprint(self.dataset.ids):
-            raise EvaluationError(splits.mismatch(self.run_folder.manifest_file, "test",
+            raise EvaluationError(splits.mismatch(bound.manifest_file, "test",
                                                   recorded["test"], splits.fingerprint(self.dataset.ids)))
         self.eval_dir = self.run_folder.eval_dir
         self.eval_dir.mkdir(parents=True, exist_ok=True)
+
+    def _evaluation_folder(self, checkpoint: Path | None, provenance: dict[str, Any] | None,
+                           mean_pixel: tuple[float, ...]) -> None:
+        """Rank 0 opens the evaluation-only run folder of a method not trained in it (released
+        weights, another run's training, or none needed) and writes its method card."""
+        distributed.on_rank_zero(lambda: runs.open_evaluation_run(
+            self.run_folder.path, self.config, command=runs.command_line(),
+            device=describe_device(self.device), checkpoint=checkpoint, provenance=provenance))
+        if self.rank == 0:
+            description = methods.entry(self.config.method.name).description
+            runs.write_method_card(self.run_folder, self.method, description, mean_pixel)
 
     def run(self) -> Path:
         distributed.on_rank_zero(lambda: rows.merge_parts(self.run_folder))  # left by an interrupted run
@@ -349,10 +386,11 @@ def run(args: argparse.Namespace) -> int:
         overrides = command_overrides(args)
         overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []
         config = config_module.load(args.target, overrides)
-        if args.official is None:
+        if args.official is None and not methods.entry(config.method.name).training_free:
             raise EvaluationError("a config YAML is evaluated with released weights: give --official")
-        rows = evaluate_official(config, args.official, runs_root=args.runs_root,
-                                 progress=not args.no_progress)
+        rows = (evaluate(config, run_dir=runs.run_dir_for(config, args.runs_root), progress=not args.no_progress)
+                if args.official is None else
+                evaluate_official(config, args.official, runs_root=args.runs_root, progress=not args.no_progress))
     else:
         if args.official is not None:
             raise EvaluationError("--official needs a config YAML as target, not a run folder")

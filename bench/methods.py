@@ -29,7 +29,8 @@ class Entry:
     method, which paired comparisons and claims measure against (exactly one entry);
     `in_paper_tables`: a column of the paper's Tables 2–4 and A3–A5 under this very name;
     `ablation_row`: its row name in Table 5; `paper_equivalent`: the Table 2 column that is the
-    same network (Table 5's baseline is PEN-Net)."""
+    same network (Table 5's baseline is PEN-Net); `training_free`: a reference method with nothing
+    to train, which the harness evaluates without a training stage and the report labels so."""
 
     factory: str
     description: str
@@ -48,6 +49,7 @@ class Entry:
         if self.package is None:
             return f"inpaint-bench {HARNESS_VERSION} (built in)"
         return f"{self.package} {self.version} (plugin)"
+    training_free: bool = False  # evaluated as it is: no training stage, labelled a training-free reference
 
 
 # In the paper's column order (tables and report follow it).
@@ -74,13 +76,23 @@ BUILTINS: dict[str, Entry] = {
         "SRPNet: residual pyramid encoder, attention transfer, global + local discriminators",
         "#c62828", in_paper_tables=True, ablation_row="+residual_blocks", reference=True,
     ),
+    # Training-free references (not in the paper): where the floor is.
+    "telea": Entry("baselines.classical.method:build_telea", "OpenCV cv2.inpaint, Telea's fast marching (Telea 2004)",
+                   "#2ca02c", training_free=True),
+    "navier-stokes": Entry("baselines.classical.method:build_navier_stokes",
+                           "OpenCV cv2.inpaint, Navier–Stokes (Bertalmio et al. 2001)", "#17becf", training_free=True),
+    "biharmonic": Entry("baselines.classical.method:build_biharmonic",
+                        "scikit-image biharmonic inpainting (Damelin & Hoang 2018)", "#bcbd22", training_free=True),
+    "mean-fill": Entry("baselines.classical.method:build_mean_fill",
+                       "the known pixels' mean colour per image (the trivial floor)", "#7f7f7f", training_free=True),
 }
 (REFERENCE,) = (n for n, e in BUILTINS.items() if e.reference)  # exactly one paper method
 IN_PAPER_TABLES = tuple(n for n, e in BUILTINS.items() if e.in_paper_tables)
 ABLATION = {e.ablation_row: n for n, e in BUILTINS.items() if e.ablation_row}  # Table 5 row → name
+TRAINING_FREE = tuple(n for n, e in BUILTINS.items() if e.training_free)
 
 ENTRY_POINT_GROUP = "inpaint_bench.methods"
-PLUGIN_COLOURS = ("#17becf", "#bcbd22", "#7f7f7f", "#9467bd", "#2ca02c", "#ff7f0e")
+PLUGIN_COLOURS = ("#9467bd", "#ff7f0e", "#e377c2", "#8c6d31", "#393b79", "#637939")  # none a built-in's
 
 
 def _version(name: str) -> str | None:

@@ -48,6 +48,7 @@ class PlannedRun:
     dataset: str
     config: Config
     release: str | None = None
+    trained_by: str | None = None  # the run that trains the same network with the same recipe
 
     @property
     def released_id(self) -> str:
@@ -147,7 +148,25 @@ def _expand(name: str, raw: dict[str, Any], data_root: Path | None, datasets: li
                                                   recipe=keys.get("recipe", raw.get("recipe")))
             config = config_module.from_dict(settings, source=f"profile {name} ({method} on {dataset})")
             planned.append(PlannedRun(run_id, method, dataset, config, keys.get("release", {}).get(dataset)))
-    return planned
+    return _shared(planned)
+
+
+def _shared(planned: list[PlannedRun]) -> list[PlannedRun]:
+    """Mark each run whose registry entry is the same network as another planned run's method
+    (`paper_equivalent`), on the same dataset with the same settings, as trained by that run:
+    the network is trained once and evaluated under both names."""
+    def settings(run: PlannedRun) -> dict[str, Any]:
+        plain = config_module.to_dict(run.config)
+        plain["run"]["id"] = plain["method"]["name"] = None
+        return plain
+
+    found = []
+    for run in planned:
+        twin = registry.entry(run.method).paper_equivalent
+        same = [p for p in planned if p.method == twin and p.dataset == run.dataset and p.release is None
+                and run.release is None and settings(p) == settings(run)]
+        found.append(dataclasses.replace(run, trained_by=same[0].run_id) if same else run)
+    return found
 
 
 def _protocols(raw: dict[str, Any]) -> list[BaselineProtocol]:

@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 
 from bench import config as config_module
-from bench import metrics, profiles, runs, setup
+from bench import methods, metrics, profiles, runs, setup
 from bench.data import datasets
 from bench.method import ReleaseError
 
@@ -132,6 +132,12 @@ def release_stage(run: profiles.PlannedRun, weights_path: Path, runs_root: Path,
 
 
 def train_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: bool) -> None:
+    if methods.entry(run.method).training_free:
+        say(f"train {run.run_id}: training-free reference, nothing to train")
+        return
+    if run.trained_by is not None:
+        say(f"train {run.run_id}: the same network and settings as {run.trained_by}, trained once there")
+        return
     run_dir = runs_root / run.run_id
     folder = runs.RunFolder(run_dir)
     if folder.manifest_file.is_file() and folder.read_manifest().status == "finished":
@@ -160,6 +166,14 @@ def eval_stage(run: profiles.PlannedRun, runs_root: Path, nproc: int, progress: 
     from bench.evaluate import evaluate
 
     run_dir = runs_root / run.run_id
+    if methods.entry(run.method).training_free:
+        say(f"evaluate {run.run_id} (training-free reference)")
+        evaluate(run.config, run_dir=run_dir, progress=progress)
+        return
+    if run.trained_by is not None:
+        say(f"evaluate {run.run_id} from {run.trained_by}'s training (the same network and settings)")
+        evaluate(run.config, run_dir=run_dir, shared=runs_root / run.trained_by, progress=progress)
+        return
     if not runs.RunFolder(run_dir).config_file.is_file():
         raise ReproduceError(f"evaluate {run.run_id}: not trained yet ({run_dir} missing); run the train stage")
     say(f"evaluate {run.run_id}")
@@ -218,7 +232,8 @@ def reproduce(profile_name: str, *, data_root: Path | None = None, datasets_filt
     trained, released = split_releases(profile, weights_root, train_missing)
     if only in (None, "train"):
         if warmup if warmup is not None else profile.comparable:
-            estimate(dataclasses.replace(profile, runs=trained))
+            estimate(dataclasses.replace(profile, runs=[
+                r for r in trained if not methods.entry(r.method).training_free and r.trained_by is None]))
         for run in trained:
             train_stage(run, runs_root, nproc, progress)
     if only in (None, "eval"):

@@ -1,7 +1,7 @@
 """Run folders: results/runs/<id>/ with its config, manifest, method card and checkpoints.
 
 Layout (see the interfaces brief): config.yaml, manifest.json, method.json, checkpoints/
-step_NNNNNNN.pt (the last K kept), tb/, losses.csv, eval/. Every file is written atomically
+step_NNNNNNN.pt (the last K kept), tb/, losses.csv, validation.csv, eval/. Every file is written atomically
 (temporary file in the same folder, flush + fsync, os.replace), so a crash leaves either the old
 or the new version; a write that fails (a full disk, Ctrl-C) names the file and says that the
 old version is kept. A finished run is never overwritten; an unfinished one with the same
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from bench import config as config_module
 from bench import lock, methods
@@ -244,6 +244,11 @@ class RunFolder:
         return self.path / "losses.csv"
 
     @property
+    def validation_file(self) -> Path:
+        """Validation during training (bench.records.validation)."""
+        return self.path / "validation.csv"
+
+    @property
     def eval_dir(self) -> Path:
         return self.path / "eval"
 
@@ -360,8 +365,9 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
 
 
 def open_evaluation_run(path: Path, config: Config, *, command: list[str], device: str,
-                        checkpoint: Path, provenance: dict[str, Any] | None = None) -> RunFolder:
-    """A run folder for scoring an official checkpoint (nothing is trained in it).
+                        checkpoint: Path | None, provenance: dict[str, Any] | None = None) -> RunFolder:
+    """A run folder for scoring an official checkpoint, or a training-free method (checkpoint
+    None), nothing being trained in it.
 
     Created finished, its manifest holding `provenance` (Method.load_official's record);
     reopened if its method and data settings and its provenance match.
@@ -383,7 +389,8 @@ def open_evaluation_run(path: Path, config: Config, *, command: list[str], devic
     write_text(run.config_file, config_module.dump(config))
     manifest = new_manifest(config, command=command, device=device, world_size=1)
     run.write_manifest(manifest.replace(status="finished", finished=manifest.started,
-                                        official_checkpoint=str(checkpoint), provenance=provenance))
+                                        official_checkpoint=None if checkpoint is None else str(checkpoint),
+                                        provenance=provenance))
     return run
 
 
@@ -396,6 +403,15 @@ def new_manifest(config: Config, *, command: list[str], device: str, world_size:
                     dataset=config.data.dataset, git_sha=sha, git_dirty=dirty,
                     packages={**package_versions(), **plugin}, command=command, seed=config.train.seed,
                     device=device, world_size=world_size, started=_now())
+
+
+TRAINING_FREE_PROVENANCE = {"kind": "training-free"}  # a method with nothing to train or load
+
+
+def shared_provenance(config: Config, trained_in: Path, checkpoint: Path) -> dict[str, Any]:
+    """A run evaluated from another run's training of the same network under the same recipe."""
+    return {"kind": "shared", "run": Path(trained_in).name, "checkpoint": Path(checkpoint).name,
+            "recipe": config.run.recipe}
 
 
 def trained_provenance(config: Config) -> dict[str, Any]:
@@ -640,18 +656,24 @@ def resolve_checkpoint(run: RunFolder, which: str | int | Path | None) -> Path:
 def truncate_losses(run: RunFolder, before_step: int) -> None:
     """Keep only loss rows of steps < `before_step` (a resumed run logs the rest again); a
     losses.csv without its header, or otherwise damaged, is refused (bench.records.reading)."""
-    path = run.losses_file
+    truncate_steps(run.losses_file, LOSS_COLUMNS, LOSSES_FIX, before_step)
+
+
+def truncate_steps(path: Path, columns: Sequence[str], fix: str, before_step: int) -> None:
+    """Keep only the rows with step < `before_step` of a step-keyed CSV log whose header is
+    `columns` (the first of them `step`), read through the one CSV reader: a torn last line is
+    cut, a damaged file refused naming it."""
     if not path.is_file():
         return
     repair_log(path)
     if path.stat().st_size == 0:
         path.unlink()
         return
-    kept = [row for row in read_losses(path) if row["step"] < before_step]
+    kept = [row for row in reading.csv_rows(path, columns, fix, numbers=("step",)) if row["step"] < before_step]
     with atomic_file(path, "w") as target:
-        target.write(csv_line(list(LOSS_COLUMNS)))
+        target.write(csv_line(list(columns)))
         for row in kept:
-            target.write(csv_line([int(row["step"]), row["name"], row["value"]]))
+            target.write(csv_line([int(row["step"]), *(row[c] for c in columns[1:])]))
 
 
 def read_losses(path: Path) -> list[dict[str, Any]]:

@@ -37,7 +37,8 @@ from bench.runs import RunFolder, write_text
 METRICS = {key: (SPECS[m].paper_column, SPECS[m].higher_is_better, SPECS[m].label)
            for key, m in TABLE_METRICS.items()}
 
-COMPARISON_METHODS = methods.IN_PAPER_TABLES
+# Every table also holds the training-free references (the floor), as rows the paper never had.
+COMPARISON_METHODS = methods.IN_PAPER_TABLES + methods.TRAINING_FREE
 ABLATION_METHODS = tuple(methods.ABLATION.values())
 METHOD_ORDER = tuple(methods.BUILTINS)  # a plugin, like any method outside the paper, is an "other" method
 REFERENCE_METHOD = methods.REFERENCE
@@ -103,7 +104,8 @@ TABLE_SPECS = (
               COMPARISON_METHODS, True, False),
     TableSpec("tableA5", "Table A5: irregular masks per bucket, Places2", "irregular", True,
               COMPARISON_METHODS, True, False),
-    TableSpec("table5", "Table 5: ablation, centre square mask", "center", False, ABLATION_METHODS,
+    TableSpec("table5", "Table 5: ablation, centre square mask", "center", False,
+              ABLATION_METHODS + methods.TRAINING_FREE,
               False, True, tuple(m for m in ABLATION_METHODS if m != REFERENCE_METHOD), ablation_names=True),
 )
 TABLE_TITLES = {

@@ -13,6 +13,9 @@ same command after a crash continues bit-identically (on CPU; cuDNN kernels may 
 deterministic on GPU). Resume takes the newest checkpoint that matches its recorded checksum
 (bench.runs); a bad one is set aside, saying so.
 
+With `train.validate_every`, rank 0 scores the generator on a fixed test subset every N steps and
+at the end (bench.validation: validation.csv and TensorBoard), leaving training bit-identical.
+
 Rank 0 holds the run folder's lock (bench.lock) from before the folder is opened until the
 process ends, records the train and test split lists' checksums in the manifest (a resume on a
 different split is refused), and marks the run failed with its one-line error on any exception
@@ -37,12 +40,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, lock, methods, runs
+from bench import distributed, lock, methods, runs, validation
 from bench.config import Config
 from bench.data import augment, datasets, masks, splits
 from bench.data.images import color_jitter, to_image, to_tensor
 from bench.method import Method, MethodSpec
 from bench.records import checkpoint as checkpoint_record
+from bench.records import validation as validation_record
 from bench.setup import (build_method, command_overrides, describe_device, method_spec, open_data,
                          resolve_device, say)
 
@@ -150,6 +154,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def train(config: Config, *, run_dir: Path, command: list[str] | None = None,
           progress: bool = True) -> Path:
     """Train `config`'s method into `run_dir` (created, or resumed if unfinished); return it."""
+    if methods.entry(config.method.name).training_free:
+        raise TrainingError(f"method {config.method.name!r} is a training-free reference: nothing to "
+                            "train; evaluate it with `inpaint-bench evaluate CONFIG`")
     device_type = resolve_device(config.train.device)
     owns_group = not distributed.is_distributed()
     device = distributed.setup(device_type)
@@ -223,6 +230,8 @@ class Trainer:
                              if self._gpu_option("bf16") else contextlib.nullcontext())
             if self.channels_last:
                 self.method.channels_last()
+            self.validator = (validation.Validator(config, device)
+                              if config.train.validate_every is not None and self.rank == 0 else None)
         self.last_checkpoint: Path | None = None
 
     @contextlib.contextmanager
@@ -339,6 +348,8 @@ class Trainer:
             self._check_losses(done, losses)
             if logger is not None:
                 logger.step(done, losses)
+            if self.validator is not None and validation.due(self.config, done):
+                logger.validation(self.validator.run(self.method, done))
             if done % settings.checkpoint_every == 0 or done == settings.iterations:
                 self.save(done)
 
@@ -403,6 +414,7 @@ class Logger:
         self.trainer = trainer
         self.train = trainer.config.train
         runs.truncate_losses(trainer.run_folder, start + 1)
+        validation_record.truncate(trainer.run_folder.validation_file, start + 1)
         self.writer = SummaryWriter(str(trainer.run_folder.tb), purge_step=start + 1)
         self.bar = tqdm(total=self.train.iterations, initial=start, unit="step",
                         disable=not trainer.progress, dynamic_ncols=True)
@@ -433,6 +445,14 @@ class Logger:
         self.bar.set_postfix({**{k: f"{v:.4g}" for k, v in means.items()}, "img/s": f"{speed:.1f}"})
         self.sums, self.steps = {}, 0
         self.window_start = time.perf_counter()
+
+    def validation(self, rows: list[dict[str, object]]) -> None:
+        """validation.csv and TensorBoard's validation/<setting>/<metric> scalars."""
+        validation_record.append(self.trainer.run_folder.validation_file, rows)
+        for row in rows:
+            for column in validation_record.COLUMNS[2:]:
+                self.writer.add_scalar(f"validation/{row['setting']}/{column}", row[column], row["step"])
+        say(validation_record.last_line(self.trainer.run_folder.validation_file))
 
     def close(self) -> None:
         self.writer.close()

@@ -5,7 +5,9 @@ import re
 
 import pytest
 
+from bench import methods
 from bench.cli import main
+from tests import toy_method
 
 
 def figures(line_start: str, output: str) -> list[float]:
@@ -60,3 +62,28 @@ def test_data_speed_prints_mask_and_metric_timings(capsys, tmp_path):
     assert {r["size"] for r in record["results"] if r["measure"] == "masks"} == {32, 64}
     metrics = next(line for line in lines if line.startswith("metrics 8 pairs"))
     assert float(re.search(r"\(([\d.]+) pairs/s\)", metrics).group(1)) > 0
+
+
+def test_reference_speed_times_every_training_free_method(capsys, tmp_path):
+    assert main(["benchmark", "reference_speed", "--size", "64", "--count", "2", "--settings", "center",
+                 "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (record_path,) = tmp_path.glob("reference_speed-*.json")
+    results = json.loads(record_path.read_text())["results"]
+    assert [r["method"] for r in results] == list(methods.TRAINING_FREE)
+    assert all(r["images_per_s"] > 0 and r["images"] == 2 for r in results)
+    assert sum("img/s" in line for line in lines) == len(methods.TRAINING_FREE)
+
+
+def test_validation_cost_states_the_overhead_it_computes(capsys, tmp_path, monkeypatch):
+    for name, entry in toy_method.ENTRIES.items():
+        monkeypatch.setitem(methods.REGISTRY, name, entry)
+    assert main(["benchmark", "validation_cost", "--method", "toy", "--size", "64", "--batch", "2",
+                 "--paper-batch", "8", "--steps", "1", "--validate-every", "10", "--validate-count", "2",
+                 "--out", str(tmp_path)]) == 0
+    output = capsys.readouterr().out
+    (record_path,) = tmp_path.glob("validation_cost-*.json")
+    (result,) = json.loads(record_path.read_text())["results"]
+    assert result["paper_step_s"] == pytest.approx(4 * result["step_s"])
+    assert result["overhead_pct"] == pytest.approx(100 * result["validation_s"] / (10 * result["paper_step_s"]))
+    assert "2 images × 2 settings: center, irregular_3" in output and "% of training time" in output

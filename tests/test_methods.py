@@ -60,3 +60,20 @@ def test_each_metric_direction_and_mask_setting_list_is_defined_in_one_module():
     for pattern in (r"higher_is_better\s*[:=]|HIGHER_IS_BETTER\s*=", r"\"irregular_\{"):
         owners = [p.name for p, text in sources.items() if re.search(pattern, text)]
         assert len(owners) == 1, (pattern, owners)
+
+
+@pytest.mark.parametrize("name", [n for n, e in methods.REGISTRY.items() if e.paper_equivalent])
+def test_a_paper_equivalent_entry_trains_exactly_as_its_twin(name):
+    """Profiles train such a pair once (bench.profiles): it must be the same computation."""
+    twin = methods.entry(name).paper_equivalent
+    images = torch.rand(2, 3, 64, 64) * 2 - 1
+    masks = torch.zeros(2, 1, 64, 64)
+    masks[..., 16:48, 16:48] = 1
+    found = {}
+    for which in (name, twin):
+        torch.manual_seed(0)
+        method = methods.create(which, MethodSpec(image_size=64, iterations=2))
+        losses = [method.train_step(images, masks, step) for step in range(2)]
+        found[which] = (losses, method.eval().inpaint(images * (1 - masks), masks))
+    assert found[name][0] == found[twin][0]
+    assert torch.equal(found[name][1], found[twin][1])

@@ -17,14 +17,30 @@ def test_every_profile_loads_into_valid_configs():
 def test_quick_trains_srpnet_the_ablation_rows_and_the_baselines():
     plan = profiles.plan("quick")
     assert {r.method for r in plan.runs} == {"srpnet", "srpnet-baseline", "srpnet+discriminator",
-                                             "pennet", "glcic", "picnet"}
+                                             "pennet", "glcic", "picnet",
+                                             "telea", "navier-stokes", "biharmonic", "mean-fill"}
     assert all(r.dataset == "sample" and not plan.comparable for r in plan.runs)
+    shared = {r.method: r.trained_by for r in plan.runs if r.trained_by}
+    assert shared == {"srpnet-baseline": "quick-pennet-sample-64px"}  # one network, trained once
+    assert all(r.config.train.validate_every for r in plan.runs)
+
+
+def test_a_run_is_shared_only_with_the_same_network_under_the_same_settings(tmp_path, monkeypatch):
+    alone = profiles.plan("quick", methods=["srpnet-baseline"])
+    assert [r.trained_by for r in alone.runs] == [None]  # pennet not planned: trained itself
+    assert not any(r.trained_by for r in profiles.plan("paper").runs)  # pennet: released weights
+    monkeypatch.setattr(profiles, "CONFIG_DIR", tmp_path)
+    (tmp_path / "twins.yaml").write_text("datasets: [sample]\nmethods: [srpnet-baseline, pennet]\n")
+    assert [r.trained_by for r in profiles.plan("twins").runs] == ["twins-pennet-sample-256px", None]
+    (tmp_path / "twins.yaml").write_text("datasets: [sample]\nmethods: [srpnet-baseline, pennet]\n"
+                                         "per_method: {pennet: {train: {iterations: 7}}}\n")
+    assert [r.trained_by for r in profiles.plan("twins").runs] == [None, None]
 
 
 def test_paper_profile_follows_the_protocol_and_shares_runs_with_the_ablation():
     paper = profiles.plan("paper")
     ablation = profiles.plan("ablation")
-    assert len(paper.runs) == 4 * 4 + 2 * 2  # every method on every dataset, plus Table 5's two extra rows
+    assert len(paper.runs) == 6 * 4 + 2 * 2  # every method (and 2 references) on every dataset, + Table 5's two
     for run in paper.runs:
         assert run.config.data.size == 256
         if run.config.run.recipe == "paper":  # SRPNet and its ablation rows: the paper's settings
@@ -97,7 +113,7 @@ def test_glcic_authors_recipe_and_the_uniform_profile():
     assert glcic.config.train.iterations == 500000
     assert list(glcic.config.method.options["phase_proportions"]) == [90000, 10000, 400000]
     uniform = profiles.plan("uniform")
-    assert {r.method for r in uniform.runs} == {"srpnet", "pennet", "glcic", "picnet"}
+    assert {r.method for r in uniform.runs} == {"srpnet", "pennet", "glcic", "picnet", "telea", "mean-fill"}
     for run in uniform.runs:  # one recipe: same masks, batch and budget for every method
         assert run.release is None and run.config.run.recipe == "uniform"
         assert (run.config.data.train_masks, run.config.train.batch_size) == ("mixed", 64)

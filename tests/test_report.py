@@ -36,7 +36,7 @@ GRIDS = 3
 # smallest and the largest bucket: 4, srpnet-baseline ran centre only); each sample domain:
 # 1 image × 3 settings × (truth, input, glcic, srpnet).
 IMAGES = 1 + 3 + 5 + 2 * (5 + 4 + 4) + 2 * 3 * 4
-SECTIONS = ["headline", "samples", "plots", "losses", "tables", "paired", "audit", "runs", "protocol"]
+SECTIONS = ["headline", "samples", "plots", "curves", "losses", "tables", "paired", "audit", "runs", "protocol"]
 
 
 @pytest.fixture(scope="module")

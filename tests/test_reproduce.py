@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import profiles, reproduce, runs
+from bench import metrics, profiles, reproduce, runs
+from bench.records import rows as rows_record
 
 
 def _cli(*args, cwd):
@@ -27,15 +28,32 @@ def smoke(tmp_path_factory):
 def test_smoke_profile_writes_every_run_tables_and_report(smoke):
     root, result = smoke
     run_dirs = sorted((root / "runs").iterdir())
-    assert [d.name for d in run_dirs] == ["smoke-glcic-sample-64px", "smoke-pennet-sample-64px",
-                                           "smoke-picnet-sample-64px", "smoke-srpnet-sample-64px"]
+    assert [d.name for d in run_dirs] == [
+        "smoke-glcic-sample-64px", "smoke-mean-fill-sample-64px", "smoke-pennet-sample-64px",
+        "smoke-picnet-sample-64px", "smoke-srpnet-baseline-sample-64px", "smoke-srpnet-sample-64px",
+        "smoke-telea-sample-64px"]
     for run_dir in run_dirs:
         manifest = runs.RunFolder(run_dir).read_manifest()
         assert manifest.status == "finished" and manifest.profile == "smoke"
         rows = (run_dir / "eval" / "rows.csv").read_text().splitlines()
         assert len(rows) == 1 + 2 * 3  # header + 2 images × 3 mask settings
+    folder = {d.name.removeprefix("smoke-").removesuffix("-sample-64px"): runs.RunFolder(d) for d in run_dirs}
+    for name in ("telea", "mean-fill"):  # evaluated only: no training, no checkpoint
+        assert folder[name].read_manifest().provenance == runs.TRAINING_FREE_PROVENANCE
+        assert not runs.list_checkpoints(folder[name]) and not folder[name].losses_file.exists()
+    shared = folder["srpnet-baseline"].read_manifest().provenance  # PEN-Net's network, trained once
+    assert shared["kind"] == "shared" and shared["run"] == "smoke-pennet-sample-64px"
+    assert not folder["srpnet-baseline"].checkpoints.exists()
+    scores = {n: [(r["image_id"], r["mask_id"], *(r[m] for m in metrics.METRICS))
+                  for r in rows_record.read(folder[n].rows_file)] for n in ("pennet", "srpnet-baseline")}
+    assert scores["pennet"] == scores["srpnet-baseline"]
+    steps = [line.split(",")[0] for line in folder["srpnet"].validation_file.read_text().splitlines()[1:]]
+    assert steps == ["2", "2", "3", "3"]  # every 2 steps and the last, centre and irregular_3
     report = root / "reports" / "smoke" / "report.html"
-    assert report.is_file() and "not comparable" in report.read_text()
+    html = report.read_text()
+    assert report.is_file() and "not comparable" in html
+    assert "Learning curves" in html and "sample: validation PSNR during training" in html
+    assert "Centre mask, mean PSNR: the best trained model" in html and "training-free reference" in html
     assert (root / "reports" / "smoke" / "tables" / "table2.csv").is_file()
     assert "report:" in result.stdout and "psnr" in result.stdout
 
@@ -46,6 +64,8 @@ def test_second_call_skips_finished_stages(smoke):
                   str(root / "reports"), "--only", "train", "--no-progress", cwd=root)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("finished already, skipped") == 4
+    assert result.stdout.count("training-free reference, nothing to train") == 2
+    assert "train smoke-srpnet-baseline-sample-64px: the same network and settings as smoke-pennet" in result.stdout
 
 
 def test_inpaint_one_image_with_a_run_checkpoint(smoke, tmp_path):

@@ -16,9 +16,11 @@ import torch
 import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from bench import config, methods, runs, setup, train
+from bench import cli, config, methods, runs, setup, train
 from bench.method import MethodSpec
 from bench.records import checkpoint as checkpoint_record
+from bench.records import reading
+from bench.records import validation as validation_record
 from bench.data import datasets
 from tests import toy_method
 
@@ -131,6 +133,49 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     assert manifest.status == "failed" and manifest.error == message
 
 
+def test_validation_leaves_training_bit_identical_and_runs_every_n_steps_and_at_the_end(tmp_path, capsys):
+    common = ("data.size=64", "method.options.noise=0.05", "train.iterations=7", "train.validate_count=3")
+    off = train.train(toy_method.tiny_config(*common), run_dir=tmp_path / "off", progress=False)
+    on = train.train(toy_method.tiny_config(*common, "train.validate_every=3"), run_dir=tmp_path / "on",
+                     progress=False)
+    a, b = final_state(off), final_state(on)
+    for name, tensor in a.method["networks"]["g"].items():
+        assert torch.equal(tensor, b.method["networks"]["g"][name]), name
+    assert torch.equal(a.method["optimizers"]["g"]["state"][0]["exp_avg"],
+                       b.method["optimizers"]["g"]["state"][0]["exp_avg"])
+    assert torch.equal(a.rng[0]["torch"], b.rng[0]["torch"])
+    assert (off / "losses.csv").read_text() == (on / "losses.csv").read_text()
+    assert not runs.RunFolder(off).validation_file.exists()
+    frame = validation_record.read(runs.RunFolder(on).validation_file)
+    assert list(zip(frame["step"], frame["setting"])) == [
+        (s, m) for s in (3, 6, 7) for m in ("center", "irregular_3")]
+    assert frame["psnr"].between(5, 60).all() and (frame["seconds"] >= 0).all()
+    events = EventAccumulator(str(runs.RunFolder(on).tb))
+    events.Reload()
+    assert [e.step for e in events.Scalars("validation/center/psnr")] == [3, 6, 7]
+    assert [e.value for e in events.Scalars("validation/irregular_3/l1")] == pytest.approx(
+        list(frame.loc[frame["setting"] == "irregular_3", "l1"]))
+    capsys.readouterr()
+    assert cli.main(["status", str(on)]) == 0
+    last = frame[frame["step"] == 7].set_index("setting")
+    assert capsys.readouterr().out.splitlines()[1] == (
+        f"  validation at step 7: center L1 {last.l1['center']:.2f}%, PSNR {last.psnr['center']:.2f} dB, "
+        f"MS-SSIM {last.msssim['center']:.2f}%; irregular_3 L1 {last.l1['irregular_3']:.2f}%, "
+        f"PSNR {last.psnr['irregular_3']:.2f} dB, MS-SSIM {last.msssim['irregular_3']:.2f}%")
+
+
+def test_a_resumed_run_cuts_the_validation_rows_it_will_write_again(tmp_path):
+    path = tmp_path / "validation.csv"
+    row = {"l1": 1.0, "psnr": 20.0, "msssim": 50.0, "seconds": 0.1}
+    validation_record.append(path, [{"step": s, "setting": "center", **row} for s in (3, 6)])
+    path.write_bytes(path.read_bytes() + b"9,cen")  # killed mid-line
+    validation_record.truncate(path, 4)  # resuming from step 3
+    assert list(validation_record.read(path)["step"]) == [3]
+    path.write_text("step,name,value\n")
+    with pytest.raises(reading.RecordError, match="validation.csv: line 1: missing column"):
+        validation_record.read(path)
+
+
 def test_resume_after_a_different_config_is_refused(tmp_path):
     cfg = toy_method.tiny_config("method.options.nan_at_step=3")
     with pytest.raises(train.TrainingError):
@@ -153,7 +198,8 @@ def train_in_process(cfg_path, run_dir):
 def test_sigkill_and_rerun_gives_bit_identical_weights(tmp_path):
     cfg = write_config(tmp_path / "run.yaml", "method.options.noise=0.05", "method.options.sleep=0.02",
                        "train.iterations=24", "train.checkpoint_every=3", "train.log_every=3",
-                       "train.sample_every=4", "train.num_workers=1", "train.seed=3")
+                       "train.sample_every=4", "train.num_workers=1", "train.seed=3", "data.size=64",
+                       "train.validate_every=5", "train.validate_count=2", "train.validate_masks=[center]")
     command = ["-m", "tests.toy_method", "train", str(cfg), "--no-progress", "--run-dir", "killed"]
     killed = start(command, tmp_path)
     checkpoints = tmp_path / "killed" / "checkpoints"
@@ -181,6 +227,9 @@ def test_sigkill_and_rerun_gives_bit_identical_weights(tmp_path):
     assert a.method["extra"] == b.method["extra"] == {"calls": 24}
     losses = [(tmp_path / r / "losses.csv").read_text() for r in ("whole", "killed")]
     assert losses[0] == losses[1]
+    checks = [validation_record.read(runs.RunFolder(tmp_path / r).validation_file).drop(columns="seconds")
+              for r in ("whole", "killed")]  # validation on: resumed, each step validated once
+    assert list(checks[0]["step"]) == [5, 10, 15, 20, 24] and checks[0].equals(checks[1])
     assert len(run.read_manifest().resumed) == 1
 
 

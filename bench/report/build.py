@@ -23,7 +23,7 @@ import pandas as pd
 from bench import audit, metrics, profiles, tables
 from bench.data import masks
 from bench.report import figures, headline
-from bench.report.results import ReportRun, Results, collect, read_results
+from bench.report.results import SMOKE_PROFILES, ReportRun, Results, collect, read_results
 from bench.runs import write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -403,6 +403,43 @@ def _table1_view(frame: pd.DataFrame) -> TableView:
                            "evaluated: distinct test images in our rows.")
 
 
+def learning_curves(results: Results) -> list[tuple[str, str]]:
+    """(caption, figure) per dataset with validation during training: its trained runs' curves,
+    its training-free references' evaluated means and, where the numbers are comparable (a paper
+    dataset, not a smoke-scale profile), the paper's SRPNet value, as horizontal lines."""
+    found = []
+    for dataset in dict.fromkeys(r.dataset for r in results.runs if r.validation is not None):
+        group = [r for r in results.runs if r.dataset == dataset]
+        curves = [(r.run_id, r.method, results.validation(r)) for r in group if r.validation is not None]
+        levels = [figures.Level(f"{r.method} (training-free, evaluated)", r.method, r.levels)
+                  for r in group if r.training_free and r.levels]
+        comparable = dataset in tables.DATASET_ORDER and not any(r.profile in SMOKE_PROFILES for r in group)
+        paper = paper_levels(results.tables, dataset) if comparable else {}
+        if paper:
+            levels.append(figures.Level(f"{tables.REFERENCE_METHOD} (paper)", None, paper, "--"))
+        counts = sorted({int(r.setting("train.validate_count", 0)) for r in group if r.validation is not None})
+        caption = (f"{dataset}: validation PSNR during training (first {'/'.join(map(str, counts))} test "
+                   "images, the evaluator's masks); horizontal lines: each training-free reference's mean "
+                   "over its whole evaluation" + ("; dashed: the paper's SRPNet" if paper else ""))
+        found.append((caption, figures.data_uri(figures.learning_curve_figure(curves, levels, dataset))))
+    return found
+
+
+def paper_levels(built: Mapping[str, pd.DataFrame], dataset: str) -> dict[str, float]:
+    """The paper's PSNR for the reference method on `dataset`, per evaluation setting name."""
+    found = {}
+    for setting in masks.EVAL_SETTINGS:
+        for spec in tables.TABLE_SPECS:
+            if spec.mask_setting != setting.kind or spec.per_bucket != (setting.bucket != "all"):
+                continue
+            frame = built[spec.key]
+            hit = frame[(frame["dataset"] == dataset) & (frame["bucket"] == setting.bucket)
+                        & (frame["method"] == tables.REFERENCE_METHOD)]["psnr_paper"].dropna()
+            if len(hit):
+                found[setting.name] = float(hit.iloc[0])
+    return found
+
+
 def render(report_dir: Path) -> Path:
     """Write report_dir/report.html (self-contained, written atomically) from the report
     folder's own files (results.json, tables/*.csv, samples/, losses/); returns its path.
@@ -435,6 +472,7 @@ def render(report_dir: Path) -> Path:
         audit=audit_views(built["audit"]),
         findings=results.data["findings"],
         runs=runs_view(runs),
+        curves=learning_curves(results),
         protocol=protocol_view(runs, l1),
         baselines=baseline_protocol_view(results.protocols, runs) if results.protocols else None,
     )

@@ -8,6 +8,8 @@
 - `sample_grid`: a qualitative grid like the paper's Figures 5, 6 and A1 for one dataset (or
   sample-set domain): ground truth, masked input and each run's output on the same image and
   mask, one row per mask setting (centre, the smallest and the largest bucket), from eval/samples.
+- `learning_curve_figure`: validation PSNR against step for a dataset's trained runs, with the
+  training-free references (and the paper's number) as horizontal lines.
 """
 
 from __future__ import annotations
@@ -176,6 +178,45 @@ def loss_figure(losses: pd.DataFrame, title: str) -> LossFigure:
     caption = "; ".join(part for part in (drawn, f"one value throughout, not drawn: {flat}" if flat else "")
                         if part)
     return LossFigure(png, f"{title}: {caption}, from losses.csv.")
+
+
+@dataclass(frozen=True)
+class Level:
+    """A horizontal line of a learning-curve figure: a mean PSNR per validation setting name."""
+
+    label: str
+    method: str | None  # its colour; None: black (the paper's number)
+    values: dict[str, float]
+    style: str = ":"
+
+
+def learning_curve_figure(curves: list[tuple[str, str, pd.DataFrame]], levels: list[Level],
+                          title: str) -> bytes:
+    """Validation PSNR against step, one panel per validation setting: each trained run's
+    validation.csv a line (`curves`: label, method, its rows), each `levels` entry (the
+    training-free references, the paper's number) a horizontal line across the panel."""
+    names = {name for _, _, frame in curves for name in frame["setting"]}
+    settings = [s for s in EVAL_SETTINGS if s.name in names]
+    figure, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 3.6), squeeze=False,
+                                layout="constrained")
+    for ax, setting in zip(axes[0], settings):
+        for label, method, frame in curves:
+            rows = frame[frame["setting"] == setting.name].sort_values("step")
+            ax.plot(rows["step"], rows["psnr"], "-o", color=_colour(method), markersize=3, label=label)
+        for level in levels:
+            if setting.name in level.values:
+                ax.axhline(level.values[setting.name], linestyle=level.style,
+                           color=_colour(level.method) if level.method else "#000000",
+                           linewidth=1.3, label=level.label)
+        ax.set_title(f"{setting.label}: PSNR ↑ (dB)", fontsize=9)
+        ax.set_xlabel("training step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.suptitle(title, fontsize=10)
+    if handles:
+        figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=7)
+    return png_bytes(figure)
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
     out_dir/tables/*.csv     one CSV per table (`bench.tables.write_tables`)
     out_dir/samples/<run>/   each run's eval/samples images, copied
     out_dir/losses/<run>.csv each run's losses.csv, copied
+    out_dir/validation/<run>.csv each run's validation.csv (validation during training), copied
 
 results.json: {"format": 2, "title", "generated" (UTC), "l1", "n_boot", "seed", "banners",
 "headline" (`bench.report.headline.sentences`), "findings" (the paper audit's), "runs": [one `ReportRun` each: ids, provenance, manifest,
@@ -31,10 +32,11 @@ import pandas as pd
 from bench import audit, coverage, metrics, profiles, tables, typed
 from bench.records import manifest as manifest_record
 from bench.records import reading
+from bench.records import validation as validation_record
 from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
-from bench.report import headline
-from bench.runs import read_json, run_status, write_bytes, write_json
+from bench.report import floor, headline
+from bench.runs import TRAINING_FREE_PROVENANCE, read_json, run_status, write_bytes, write_json
 
 FORMAT = 2
 SMOKE_PROFILES = ("quick", "smoke")
@@ -43,6 +45,7 @@ SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
                  "(sample proxy, not comparable)")
 PARTIAL_BANNER = "partial results, not the whole evaluation (--partial)"
 RECIPE_LABELS = {**profiles.RECIPE_LABELS, None: "own config (no profile recipe)"}
+TRAINING_FREE_LABEL = "training-free reference"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,9 @@ class ReportFolder:
     def losses_file(self, run_id: str) -> Path:
         return self.path / "losses" / f"{run_id}.csv"
 
+    def validation_file(self, run_id: str) -> Path:
+        return self.path / "validation" / f"{run_id}.csv"
+
 
 def provenance_text(manifest: Manifest | None, digits: int = 12) -> str:
     """Where a run's weights come from, e.g. "trained — authors' recipe" or "released weights
@@ -80,6 +86,12 @@ def provenance_text(manifest: Manifest | None, digits: int = 12) -> str:
     if found.get("kind") == "predictions":
         return (f"outputs supplied by the user ({found.get('count')} files, "
                 f"sha256 of their listing {str(found.get('files', ''))[:digits]})")
+    if found.get("kind") == TRAINING_FREE_PROVENANCE["kind"]:
+        return TRAINING_FREE_LABEL
+    if found.get("kind") == "shared":
+        recipe = found.get("recipe")
+        return (f"trained once in run {found.get('run')} ({found.get('checkpoint')}): the same network "
+                f"and {RECIPE_LABELS.get(recipe, f'{recipe} recipe')}")
     if found.get("kind") == "trained":
         recipe = found.get("recipe")
         return f"trained — {RECIPE_LABELS.get(recipe, f'{recipe} recipe')}"
@@ -108,6 +120,9 @@ class ReportRun:
     samples: str | None  # copied samples folder, relative to the report folder
     status: str  # as `inpaint-bench status` said when the report was collected
     sample_ids: dict[str, list[str]] = field(default_factory=dict)  # sample dataset: domain → image ids
+    training_free: bool = False  # a training-free reference (nothing trained or loaded)
+    validation: str | None = None  # copied validation.csv, relative to the report folder
+    levels: dict[str, float] = field(default_factory=dict)  # eval setting name → mean PSNR (bench.report.floor)
 
     def setting(self, dotted: str, default: Any = None) -> Any:
         """The config value under an exact dotted key ("data.size"), else `default`."""
@@ -135,10 +150,14 @@ def _copy_tree(source: Path, target: Path) -> None:
             write_bytes(target / path.relative_to(source), path.read_bytes())
 
 
-def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder) -> ReportRun:
+def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder,
+                levels: Mapping[str, Mapping[str, float]]) -> ReportRun:
     run_id = typed.check_name(record.run_id, f"{record.path}: run id", ValueError)  # names report files
     own = rows[rows["run_id"] == run_id]
-    losses = samples = None
+    losses = samples = validation = None
+    if record.folder.validation_file.is_file():
+        write_bytes(folder.validation_file(run_id), record.folder.validation_file.read_bytes())
+        validation = str(folder.validation_file(run_id).relative_to(folder.path))
     if record.losses is not None:
         write_bytes(folder.losses_file(run_id), record.folder.losses_file.read_bytes())
         losses = str(folder.losses_file(run_id).relative_to(folder.path))
@@ -153,7 +172,9 @@ def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder) -> 
                      record.provenance.get("kind") == "released", provenance_text(record.manifest),
                      provenance_text(record.manifest, 64), record.manifest, record.card, record.config,
                      [str(c) for c in own["checkpoint"].unique()], last, losses, samples,
-                     run_status(record.folder)[0], sample_ids)
+                     run_status(record.folder)[0], sample_ids,
+                     record.provenance.get("kind") == TRAINING_FREE_PROVENANCE["kind"], validation,
+                     dict(levels.get(run_id, {})))
 
 
 def table_record(frame: pd.DataFrame) -> dict[str, Any]:
@@ -194,9 +215,13 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
                                               data_counts=data_counts, n_boot=n_boot, seed=seed), incomplete)
     folder = ReportFolder(Path(out_dir))
     tables.write_tables(built, folder.tables_dir)
-    runs = [_report_run(record, rows, folder) for record in records]
+    found = floor.levels(rows)
+    runs = [_report_run(record, rows, folder, found) for record in records]
     smoke = [r.run_id for r in runs if r.profile in SMOKE_PROFILES]
     banners = [f"{SMOKE_BANNER} ({', '.join(smoke)})"] if smoke else []
+    sentence = floor.floor_sentence([(r.run_id, r.method, r.training_free) for r in runs], found)
+    if smoke and sentence:
+        banners.append(sentence)
     if (rows["source"] == tables.SOURCE_SAMPLE).any():
         banners.append(SAMPLE_BANNER)
     banners += [f"{PARTIAL_BANNER}: {reason}" for reason in incomplete.values()]
@@ -230,6 +255,9 @@ class Results:
 
     def samples_dir(self, run: ReportRun) -> Path | None:
         return None if run.samples is None else self.folder.path / run.samples
+
+    def validation(self, run: ReportRun) -> pd.DataFrame | None:
+        return None if run.validation is None else validation_record.read(self.folder.path / run.validation)
 
 
 def read_results(path: Path) -> Results:

@@ -1,0 +1,53 @@
+"""Validation during training (validation.csv of a run folder): the one definition of its
+columns and the only code that writes, reads or truncates it.
+
+One row per (step, setting): the generator of that step scored on the fixed validation subset
+(bench.validation) — mean L1 (the tables' default variant), PSNR, MS-SSIM, and the seconds it
+took. Appended whole and fsynced like losses.csv; a resumed run cuts the rows of the steps it
+runs again. A monitor only: nothing selects a checkpoint from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench import runs
+from bench.records import reading
+
+COLUMNS = ("step", "setting", "l1", "psnr", "msssim", "seconds")
+FIX = "it is a monitor only: move it aside and the next validation starts a new one"
+
+
+def append(path: Path, rows: list[dict[str, object]]) -> None:
+    """Append `rows` (each with every column), writing the header first into a new file."""
+    runs.repair_log(path)
+    lines = [] if path.is_file() and path.stat().st_size else [runs.csv_line(list(COLUMNS))]
+    runs.append_lines(path, lines + [runs.csv_line([row[c] for c in COLUMNS]) for row in rows])
+
+
+def truncate(path: Path, before_step: int) -> None:
+    """Keep the rows of steps < `before_step` (a resumed run validates the rest again)."""
+    runs.truncate_steps(path, COLUMNS, FIX, before_step)
+
+
+def read(path: Path) -> pd.DataFrame | None:
+    """The rows (complete lines only, through the one CSV reader), or None when the file is
+    absent; a damaged file is one RecordError line naming it."""
+    if not path.is_file():
+        return None
+    numbers = [c for c in COLUMNS if c != "setting"]
+    frame = pd.DataFrame(reading.csv_rows(path, COLUMNS, FIX, numbers=numbers), columns=list(COLUMNS))
+    return frame.astype({"step": "int64", "setting": str, **{c: "float64" for c in COLUMNS[2:]}})
+
+
+def last_line(path: Path) -> str | None:
+    """The last step's rows in one line ("step 60: center PSNR 21.03 dB, …"), or None."""
+    frame = read(path)
+    if frame is None or frame.empty:
+        return None
+    step = int(frame["step"].max())
+    parts = [f"{r.setting} L1 {r.l1:.2f}%, PSNR {r.psnr:.2f} dB, MS-SSIM {r.msssim:.2f}%"
+             for r in frame[frame["step"] == step].itertuples()]
+    return f"validation at step {step}: " + "; ".join(parts)
