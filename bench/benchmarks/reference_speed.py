@@ -26,7 +26,7 @@ from bench.setup import method_without_data, open_data
 
 
 def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--methods", default=",".join(methods.TRAINING_FREE),
                         help="registry names, comma-separated (default: every training-free method)")
     parser.add_argument("--size", default="64,256", help="image sides, comma-separated (default 64,256)")

@@ -27,7 +27,7 @@ from bench.validation import Validator
 
 
 def arguments() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--method", default=methods.REFERENCE, choices=methods.names())
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--batch", type=int, default=2, help="batch of the timed training steps (default 2)")
