@@ -75,10 +75,17 @@ def check_l1(l1: str) -> str:
     return l1
 
 
+QUANTIZE_SLACK = 1e-3
+"""Of a level: float32 carries an 8-bit value u through to_tensor and back as up to ~1e-4 below
+u, which plain truncation turned into u − 1 (63 of the 256 levels); the slack keeps u."""
+
+
 def quantize(images: torch.Tensor) -> torch.Tensor:
-    """N3HW floats in [-1, 1] → N×H×W×3 uint8, truncating as PEN-Net's saved PNGs do."""
-    scaled = (images.detach().float().clamp(-1, 1) + 1) / 2 * 255
-    return scaled.to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    """N3HW floats in [-1, 1] → N×H×W×3 uint8, truncating as PEN-Net's saved PNGs do (a value
+    within QUANTIZE_SLACK of a level below it counts as that level, so an image read from 8 bits
+    comes back exactly)."""
+    scaled = (images.detach().double().clamp(-1, 1) + 1) / 2 * 255 + QUANTIZE_SLACK
+    return scaled.clamp(max=255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def composite(images: torch.Tensor, masks: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:

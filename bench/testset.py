@@ -46,7 +46,8 @@ PROTOCOL_KEYS = ("format", "dataset", "size", "count", "test_split", "settings",
                  "harness", "manifest_sha256")
 RESIZE = "whole image to size×size, Pillow bicubic (bench.data.images.resize_square); sample: fixed crops"
 QUANTISATION = ("metrics compare quantize(to_tensor(truth)) with the composite, both as (t+1)/2·255 "
-                "truncated to uint8 (bench.metrics.quantize); a supplied output is 8-bit already "
+                "truncated to uint8 with a slack of 1e-3 of a level, so the truth is the PNG's own values "
+                "(bench.metrics.quantize); a supplied output is 8-bit already "
                 "and enters the composite as it is")
 
 

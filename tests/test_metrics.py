@@ -22,6 +22,14 @@ def test_quantize_truncates_like_pennet():
     assert q[0, 0, :, 0].tolist() == [0, 127, 254, 255, 255]  # 127.5 → 127, 254.87 → 254
 
 
+def test_quantize_gives_back_every_8_bit_level_read_through_to_tensor():
+    from bench.data.images import to_tensor
+
+    levels = np.arange(256, dtype=np.uint8)
+    image = np.stack([levels] * 3, axis=-1)[None]  # 1 × 256 × 3
+    assert M.quantize(to_tensor(image)[None])[0, 0, :, 0].tolist() == levels.tolist()
+
+
 @pytest.mark.parametrize("size", [64, 256])
 def test_psnr_and_ssim_equal_scikit_image(size):
     x, y = _pair(size=size)
