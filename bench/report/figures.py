@@ -47,13 +47,21 @@ def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
+def _training_free(method: str) -> bool:
+    """A registered training-free reference (supplied outputs and unknown names are not)."""
+    entry = methods.REGISTRY.get(method)
+    return bool(entry and entry.training_free)
+
+
 def _colour(method: str) -> str:
     return methods.REGISTRY[method].colour if method in methods.REGISTRY else OTHER_COLOUR
 
 
 def headline_figure(found: pd.DataFrame) -> bytes:
-    """One panel per dataset: each run's mean PSNR (dot) and 95% CI (bar) per mask setting, and
-    the paper's value (hollow diamond) where `found["paper"]` holds one (`bench.report.headline`)."""
+    """One panel per dataset: each run's mean PSNR (dot) and 95% CI (bar) per mask setting, the
+    training-free references as hollow squares with a dotted line across the setting (the floor
+    the trained runs are read against), and the paper's value (hollow diamond) where
+    `found["paper"]` holds one (`bench.report.headline`)."""
     datasets = list(dict.fromkeys(found["dataset"]))
     settings = list(dict.fromkeys(found["setting"]))
     runs = found.drop_duplicates(["method", "run_id"])
@@ -69,9 +77,16 @@ def headline_figure(found: pd.DataFrame) -> bytes:
         here = found[found["dataset"] == dataset]
         for k, (method, run_id) in enumerate(runs):
             mine = here[(here["method"] == method) & (here["run_id"] == run_id)]
-            x = mine["setting"].map(settings.index).to_numpy() - 0.4 + (k + 0.5) * width
+            slot = mine["setting"].map(settings.index).to_numpy()
+            x = slot - 0.4 + (k + 0.5) * width
+            free = _training_free(method)
+            if free:  # a floor: its level drawn across the whole setting, behind the trained runs
+                ax.hlines(mine["psnr"], slot - 0.45, slot + 0.45, colors=_colour(method), linestyles=":",
+                          linewidth=1.2, zorder=1)
             ax.errorbar(x, mine["psnr"], yerr=[mine["psnr"] - mine["low"], mine["high"] - mine["psnr"]],
-                        fmt="o", markersize=4, capsize=2, color=_colour(method), label=f"{method} [{run_id}]")
+                        fmt="s" if free else "o", markersize=4, capsize=2, color=_colour(method),
+                        markerfacecolor="none" if free else _colour(method),
+                        label=f"{method} [{run_id}]" + (" — training-free reference (dotted: its level)" if free else ""))
             paper = mine.dropna(subset=["paper"])
             ax.plot(paper["setting"].map(settings.index).to_numpy() - 0.4 + (k + 0.5) * width, paper["paper"],
                     "D", markersize=6, markerfacecolor="none", color=_colour(method))
