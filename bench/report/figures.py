@@ -67,6 +67,7 @@ def headline_figure(found: pd.DataFrame) -> bytes:
     runs = found.drop_duplicates(["method", "run_id"])
     rank = {m: i for i, m in enumerate(METHOD_ORDER)}
     runs = sorted(zip(runs["method"], runs["run_id"]), key=lambda r: (rank.get(r[0], len(rank)), r[1]))
+    names = pd.Series([method for method, _ in runs]).value_counts()  # a run id only where a method repeats
     columns = min(4, len(datasets))
     rows = -(-len(datasets) // columns)
     legend_width = 3.2 if columns < 3 else 0.0  # a narrow figure has its legend on the right
@@ -86,7 +87,8 @@ def headline_figure(found: pd.DataFrame) -> bytes:
             ax.errorbar(x, mine["psnr"], yerr=[mine["psnr"] - mine["low"], mine["high"] - mine["psnr"]],
                         fmt="s" if free else "o", markersize=4, capsize=2, color=_colour(method),
                         markerfacecolor="none" if free else _colour(method),
-                        label=f"{method} [{run_id}]" + (" — training-free reference (dotted: its level)" if free else ""))
+                        label=(method if names[method] == 1 else f"{method} [{run_id}]")
+                        + (" (training-free, dotted)" if free else ""))
             paper = mine.dropna(subset=["paper"])
             ax.plot(paper["setting"].map(settings.index).to_numpy() - 0.4 + (k + 0.5) * width, paper["paper"],
                     "D", markersize=6, markerfacecolor="none", color=_colour(method))
