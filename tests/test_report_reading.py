@@ -82,7 +82,7 @@ def test_sample_rows_say_what_was_measured_and_hide_the_papers_columns(sample_on
     assert ">paper<" not in centre and ">Δ<" not in centre and "not run" not in centre
     assert "sample · texture (stand-in for DTD)" in table(html, "paired")
     assert "sample · texture (stand-in for DTD)" in table(html, "table1")
-    assert re.search(r'<table class="grid" data-grid="texture">\s*'
+    assert re.search(r'<table class="grid" data-grid="texture"[^>]*>\s*'
                      r'<caption>sample · texture \(stand-in for DTD\)', html)
     # Folded: the per-bucket tables, the paired table and the long audit tables, each under one line.
     folded = re.findall(r'<details data-folded="([^"]+)"><summary>([^<]+)</summary>', html)
