@@ -25,10 +25,19 @@ from bench.data.masks import BUCKET_LABELS
 from bench.records import rows
 from bench.records.manifest import Manifest
 from bench.runs import RunFolder
-from tests import checkout_guard
+from bench import methods
+from tests import checkout_guard, toy_method
 
 SAMPLE_SIZE = 32
 CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def toy_registered(monkeypatch):
+    """The toy methods (tests/toy_method.py) in the registry for one test; a module takes it for
+    all its tests with `pytestmark = pytest.mark.usefixtures("toy_registered")`."""
+    for name, entry in toy_method.ENTRIES.items():
+        monkeypatch.setitem(methods.REGISTRY, name, entry)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -24,10 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = ["eval.masks=[center, irregular_5]"]
 
 
-@pytest.fixture(autouse=True)
-def toy_registered(monkeypatch):
-    for name, entry in toy_method.ENTRIES.items():
-        monkeypatch.setitem(methods.REGISTRY, name, entry)
+pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,7 @@ from tests import toy_method
 from tests.test_train import start, subprocess_env, write_config
 
 
-@pytest.fixture(autouse=True)
-def toy_registered(monkeypatch):
-    for name, entry in toy_method.ENTRIES.items():
-        monkeypatch.setitem(methods.REGISTRY, name, entry)
+pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

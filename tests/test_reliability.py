@@ -20,17 +20,14 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import cli, config, evaluate, lock, methods, runs, train
+from bench import cli, config, evaluate, lock, runs, train
 from bench.data import datasets, masks
 from bench.records import rows as rows_record
 from tests import toy_method
 from tests.test_train import finish, start, subprocess_env, train_in_process, write_config
 
 
-@pytest.fixture(autouse=True)
-def toy_registered(monkeypatch):
-    for name, entry in toy_method.ENTRIES.items():
-        monkeypatch.setitem(methods.REGISTRY, name, entry)
+pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 
 
 def toy_cli(*args):
