@@ -15,12 +15,14 @@ from typing import Any
 import torch
 
 from baselines.release_io import read_torch_file
-from bench.method import (Method, MethodSpec, OfficialTensor, OfficialWeights, Release,
-                          ReleaseError, take_options)
+from bench.method import (CheckedOptions, Method, MethodSpec, OfficialTensor, OfficialWeights, Release,
+                          ReleaseError)
 from models.schedule import settings_for
 from models.srpnet import SRPNetMethod
 
-DEFAULTS: dict[str, Any] = {}
+# A recipe may set these (the learn profile does); any other value than PEN-Net's is a departure
+# that the method states (SRPNetMethod.departures).
+DEFAULTS: dict[str, Any] = {"lr": 1e-4, "adversarial_weight": 0.1, "pyramid_weight": 0.5}
 # The official trainer saves {"netG": state_dict} (core/trainer.py `save`) as gen_<epoch>.pth.
 CHECKPOINT_KEY = "netG"
 WRAPPER_PREFIX = "module."  # what nn.DataParallel / DDP put before every name
@@ -67,13 +69,16 @@ class PENNet(SRPNetMethod):
 
 
 def build(spec: MethodSpec) -> Method:
-    """The registry's factory for `pennet`: the faithful PEN-Net with its dataset's settings."""
-    take_options("pennet", spec.options, DEFAULTS)
+    """The registry's factory for `pennet`: PEN-Net with its dataset's settings (faithful unless a
+    recipe sets lr or a loss weight, which its departures() then state)."""
+    checked = CheckedOptions("pennet", spec.options, DEFAULTS)
     return PENNet(
         spec,
         residual_blocks=False,
         discriminator="patch",
         gan_type=settings_for(spec.dataset).gan_type,
-        lr=1e-4,
+        lr=checked.number("lr", positive=True),
         betas=(0.5, 0.999),
+        adversarial_weight=checked.number("adversarial_weight"),
+        pyramid_weight=checked.number("pyramid_weight"),
     )

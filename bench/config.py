@@ -74,6 +74,9 @@ class DataConfig:
     # resize the whole image to this side (given at 256 px, scaled with size), then random-crop size²
     train_resize_crop: int | None = field(default=None, metadata={"min": 256})
     train_rotation: int = field(default=0, metadata={"min": 0})  # random rotation ±degrees (0: off)
+    # training crops seen at a zoom drawn from 1…N (1: off): the image resized to size·zoom, or the
+    # sample set's source scaled for that working size, then a random size² crop
+    train_zoom: int = field(default=1, metadata={"min": 1})
     mask_augment: bool = False  # PEN-Net's train-time mask flip, 0–45° rotation and 1-px dilation
     color_jitter: bool = False  # PEN-Net's train-time ColorJitter(0.05, 0.05, 0.05, 0.05)
     nvidia_masks: str | None = None  # the NVIDIA irregular test set (irregular settings)

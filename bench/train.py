@@ -66,9 +66,9 @@ class TrainStream(Dataset):
 
     def __init__(self, dataset: datasets.ImageDataset, *, seed: int, mask_kind: str,
                  mask_augment: bool = False, color_jitter: bool = False,
-                 resize_crop: int | None = None, rotation: int = 0) -> None:
+                 resize_crop: int | None = None, rotation: int = 0, zoom: int = 1) -> None:
         self.dataset, self.seed, self.mask_kind, self.mask_augment = dataset, seed, mask_kind, mask_augment
-        self.color_jitter, self.resize_crop, self.rotation = color_jitter, resize_crop, rotation
+        self.color_jitter, self.resize_crop, self.rotation, self.zoom = color_jitter, resize_crop, rotation, zoom
         self._epoch, self._order = -1, np.empty(0, dtype=np.int64)
 
     def order(self, epoch: int) -> np.ndarray:
@@ -81,7 +81,7 @@ class TrainStream(Dataset):
         epoch, position = divmod(g, len(self.dataset))
         rng = np.random.default_rng([self.seed, g])
         item = augment.train_item(self.dataset, int(self.order(epoch)[position]), rng,
-                                  resize_crop=self.resize_crop, rotation=self.rotation)
+                                  resize_crop=self.resize_crop, rotation=self.rotation, zoom=self.zoom)
         mask = masks.training_mask(self.mask_kind, self.dataset.size, rng, augment=self.mask_augment)
         image = item["image"]
         if self.color_jitter:
@@ -310,7 +310,7 @@ class Trainer:
                              mask_augment=self.config.data.mask_augment,
                              color_jitter=self.config.data.color_jitter,
                              resize_crop=self.config.data.train_resize_crop,
-                             rotation=self.config.data.train_rotation)
+                             rotation=self.config.data.train_rotation, zoom=self.config.data.train_zoom)
         sampler = StepBatches(start, self.config.train.iterations, self.global_batch,
                               self.rank, self.world)
         # Its own generator: a loader draws a seed for its workers when iterated, which would

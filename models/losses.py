@@ -72,15 +72,20 @@ def generator_losses(
     pyramid: Sequence[torch.Tensor],
     truth: torch.Tensor,
     masks: torch.Tensor,
-    fake: Sequence[torch.Tensor],
+    fake: Sequence[torch.Tensor] | None,
     gan_type: str,
+    weights: dict[str, float] | None = None,
 ) -> dict[str, torch.Tensor]:
-    """Each weighted term of the generator loss and their sum under "total"."""
+    """Each term of the generator loss and their weighted sum under "total" (`weights`: the
+    terms' weights, LOSS_WEIGHTS unless a recipe says otherwise; `fake` None: a recipe without
+    the adversarial term, which is then left out)."""
     terms = {
         "hole": masked_l1(output, truth, masks),
         "valid": masked_l1(output, truth, 1.0 - masks),
         "pyramid": pyramid_l1(pyramid, truth),
-        "adversarial": generator_adversarial_loss(fake, gan_type),
     }
-    terms["total"] = sum(LOSS_WEIGHTS[name] * value for name, value in terms.items())
+    if fake is not None:
+        terms["adversarial"] = generator_adversarial_loss(fake, gan_type)
+    weights = LOSS_WEIGHTS if weights is None else weights
+    terms["total"] = sum(weights[name] * value for name, value in terms.items())
     return terms

@@ -2,7 +2,9 @@
 
 Options: `residual_blocks` (SRPNet's residual encoder; off = PEN-Net's plain encoder),
 `discriminator` ("global_local": SRPNet's two critics; "patch": PEN-Net's critic), `gan_type`
-(default: PEN-Net's config for the dataset), `lr`, `betas`. With residual_blocks False and the
+(default: PEN-Net's config for the dataset), `lr`, `betas`, and `adversarial_weight` /
+`pyramid_weight` (default: PEN-Net's 0.1 and 0.5; another value is a recipe's stated departure).
+With residual_blocks False and the
 patch critic this is PEN-Net itself, which is how baselines/pennet.py builds it.
 Each train_step is one discriminator update, then one generator update (PEN-Net's trainer).
 """
@@ -16,7 +18,7 @@ import torch
 from bench.method import CheckedOptions, Method, MethodSpec, frozen
 from models.discriminators import GlobalLocalDiscriminator, PatchDiscriminator, local_crop_size
 from models.generator import PyramidContextGenerator, check_image_shape, generator_input
-from models.losses import GAN_TYPES, discriminator_loss, generator_losses
+from models.losses import GAN_TYPES, LOSS_WEIGHTS, discriminator_loss, generator_losses
 from models.schedule import learning_rate, settings_for
 
 DISCRIMINATORS = ("global_local", "patch")
@@ -26,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "gan_type": None,  # None: the dataset's PEN-Net config (hinge or nsgan)
     "lr": 1e-4,
     "betas": (0.5, 0.999),
+    "adversarial_weight": LOSS_WEIGHTS["adversarial"],
+    "pyramid_weight": LOSS_WEIGHTS["pyramid"],
 }
 
 
@@ -43,6 +47,8 @@ class SRPNetMethod(Method):
         gan_type: str,
         lr: float,
         betas: tuple[float, float],
+        adversarial_weight: float = LOSS_WEIGHTS["adversarial"],
+        pyramid_weight: float = LOSS_WEIGHTS["pyramid"],
     ) -> None:
         super().__init__()
         check_image_shape((spec.image_size, spec.image_size))
@@ -54,6 +60,7 @@ class SRPNetMethod(Method):
         self.discriminator_kind = discriminator
         self.gan_type = gan_type
         self.base_lr = lr
+        self.loss_weights = {**LOSS_WEIGHTS, "adversarial": adversarial_weight, "pyramid": pyramid_weight}
         self.settings = settings_for(spec.dataset)
         # Weights depend only on the seed, without disturbing the caller's random stream.
         with torch.random.fork_rng(devices=[]):
@@ -80,6 +87,13 @@ class SRPNetMethod(Method):
         pyramid, output = generator(generator_input(images, masks), masks)
         composite = (1.0 - masks) * images + masks * output
 
+        if self.loss_weights["adversarial"] == 0:
+            # With no adversarial term the critic cannot move the generator: it is neither run nor
+            # trained, and the generator takes exactly the steps it would take beside it.
+            terms = generator_losses(output, pyramid, images, masks, None, self.gan_type, self.loss_weights)
+            self.optimize("generator", terms["total"])
+            return {**{f"g_{name}": value.item() for name, value in terms.items()}, "lr": lr}
+
         critic = self.replica("discriminator")
         d_loss = discriminator_loss(
             critic(images, masks), critic(composite.detach(), masks), self.gan_type
@@ -89,7 +103,7 @@ class SRPNetMethod(Method):
         # The critic only passes gradients through here; its own weights get none.
         with frozen(self.discriminator):
             fake = self.discriminator(composite, masks)
-        terms = generator_losses(output, pyramid, images, masks, fake, self.gan_type)
+        terms = generator_losses(output, pyramid, images, masks, fake, self.gan_type, self.loss_weights)
         self.optimize("generator", terms["total"])
 
         logs = {f"g_{name}": value.item() for name, value in terms.items()}
@@ -118,6 +132,16 @@ class SRPNetMethod(Method):
             "grey (anti-aliased) pixels of a mask file count as hole when > 0; PEN-Net's loader "
             "uses the grey values as they are (a soft mask in [0, 1]).",
         ]
+        # departure: a recipe's learning rate or loss weight (the learn profile's), stated here.
+        if self.base_lr != DEFAULTS["lr"]:
+            lines.append(f"learning rate {self.base_lr:g} (the paper's and PEN-Net's: {DEFAULTS['lr']:g}), "
+                         "set by this run's recipe.")
+        for term in ("adversarial", "pyramid"):
+            if self.loss_weights[term] != LOSS_WEIGHTS[term]:
+                lines.append(f"{term} loss weight {self.loss_weights[term]:g} (PEN-Net's and SRPNet's: "
+                             f"{LOSS_WEIGHTS[term]:g}), set by this run's recipe"
+                             + (": the critic is neither run nor trained." if term == "adversarial"
+                                and not self.loss_weights[term] else "."))
         if self.residual_blocks:
             lines.append(
                 "residual blocks use stride 1, padding 1 where Table A1 prints stride 2, "
@@ -159,7 +183,9 @@ def _validate(options: dict[str, Any], dataset: str) -> dict[str, Any]:
     return {"residual_blocks": checked.boolean("residual_blocks"),
             "discriminator": checked.choice("discriminator", DISCRIMINATORS),
             "gan_type": checked.choice("gan_type", GAN_TYPES), "lr": checked.number("lr", positive=True),
-            "betas": checked.betas("betas")}
+            "betas": checked.betas("betas"),
+            "adversarial_weight": checked.number("adversarial_weight"),
+            "pyramid_weight": checked.number("pyramid_weight")}
 
 
 def build(spec: MethodSpec) -> Method:

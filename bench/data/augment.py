@@ -1,8 +1,9 @@
-"""Training-view options any recipe can switch on: resize then random crop, and a small random
-rotation (PIC-Net's loader: Resize 266², RandomCrop 256², horizontal flip, RandomRotation(3)).
+"""Training-view options any recipe can switch on: resize then random crop, a small random
+rotation (PIC-Net's loader: Resize 266², RandomCrop 256², horizontal flip, RandomRotation(3)),
+and random zoom-in crops (the learn profile's: more distinct training crops from few images).
 
-Both are data config keys (`data.train_resize_crop`, `data.train_rotation`); with both off the
-training view is the dataset's own (`ImageDataset.augmented`), unchanged.
+They are data config keys (`data.train_resize_crop`, `data.train_rotation`, `data.train_zoom`);
+with all off the training view is the dataset's own (`ImageDataset.augmented`), unchanged.
 """
 
 from __future__ import annotations
@@ -37,10 +38,11 @@ def random_rotation(image: Image.Image, degrees: int, rng: np.random.Generator) 
 
 
 def train_item(dataset: Any, index: int, rng: np.random.Generator, *, resize_crop: int | None,
-               rotation: int) -> dict[str, Any]:
-    """Item `index` of `dataset` (an ImageDataset) as training sees it, its randomness from `rng`."""
+               rotation: int, zoom: int = 1) -> dict[str, Any]:
+    """Item `index` of `dataset` (an ImageDataset) as training sees it, its randomness from `rng`;
+    `zoom` > 1 (data.train_zoom) sees it at a zoom drawn uniformly from 1…zoom."""
     if resize_crop is None:
-        item = dataset.augmented(index, rng)
+        item = dataset.augmented(index, rng, 1 if zoom == 1 else int(rng.integers(1, zoom + 1)))
     else:
         image = random_crop(dataset.load_at(index, load_side(resize_crop, dataset.size)), dataset.size, rng)
         if rng.random() < 0.5:

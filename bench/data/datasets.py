@@ -21,6 +21,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from bench.data import sample, splits
+from bench.data.augment import random_crop
 from bench.data.images import IMAGE_SUFFIXES, ImageReadError, read_rgb, resize_square, to_tensor
 
 # The checkout's results/cache wherever a command is typed, so every command finds the same lists.
@@ -103,8 +104,10 @@ class ImageDataset(Dataset, abc.ABC):
     def __getitem__(self, i: int) -> dict[str, Any]:
         return {"image": to_tensor(self.load(i)), "id": self.ids[i], "domain": self.domains[i]}
 
-    def augmented(self, i: int, rng: np.random.Generator) -> dict[str, Any]:
-        image = self.load(i)
+    def augmented(self, i: int, rng: np.random.Generator, zoom: int = 1) -> dict[str, Any]:
+        """Item i as training sees it: at `zoom` > 1 a random size² crop of the whole image
+        resized to size·zoom (data.train_zoom), then a random horizontal flip."""
+        image = self.load(i) if zoom == 1 else random_crop(self.load_at(i, self.size * zoom), self.size, rng)
         if rng.random() < 0.5:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return {"image": to_tensor(image), "id": self.ids[i], "domain": self.domains[i]}
@@ -150,10 +153,13 @@ class SampleDataset(ImageDataset):
             offset = ((width - self.size) // 2, (height - self.size) // 2)
         return sample.crop(region, self.size, *offset)
 
-    def augmented(self, i: int, rng: np.random.Generator) -> dict[str, Any]:
+    def augmented(self, i: int, rng: np.random.Generator, zoom: int = 1) -> dict[str, Any]:
         if self.split != "train":
-            return super().augmented(i, rng)
-        image = sample.crop(self.regions[i], self.size, *sample.random_crop_offset(self.regions[i], self.size, rng))
+            return super().augmented(i, rng, zoom)
+        # at zoom > 1, the same train half of the source scaled for working size size·zoom
+        region = self.regions[i] if zoom == 1 else sample.halves(self.regions[i].source, self.domains[i],
+                                                                 self.size * zoom)[0]
+        image = sample.crop(region, self.size, *sample.random_crop_offset(region, self.size, rng), zoom)
         if rng.random() < 0.5:
             image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
         return {"image": to_tensor(image), "id": self.ids[i], "domain": self.domains[i]}

@@ -77,9 +77,10 @@ def halves(source: str, domain: str, size: int) -> tuple[Region, Region]:
             Region(source, domain, (0, half, width, height - half)))
 
 
-def crop(region: Region, size: int, x: int, y: int) -> Image.Image:
+def crop(region: Region, size: int, x: int, y: int, zoom: int = 1) -> Image.Image:
+    """A size² crop at (x, y) of a region of its source scaled for working size size·zoom."""
     left, top, _, _ = region.box
-    return scaled_source(region.source, size).crop((left + x, top + y, left + x + size, top + y + size))
+    return scaled_source(region.source, size * zoom).crop((left + x, top + y, left + x + size, top + y + size))
 
 
 def test_crop_offsets(region: Region, size: int) -> list[tuple[int, int]]:

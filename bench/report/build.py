@@ -300,6 +300,8 @@ def _augmentation(run: ReportRun) -> str:
     if run.setting("data.train_resize_crop"):
         parts.insert(0, f"resize to {run.setting('data.train_resize_crop')}² at 256 px (scaled "
                         "with the size), then a random crop")
+    if (run.setting("data.train_zoom") or 1) > 1:
+        parts.insert(0, f"a random crop at a zoom drawn from 1…{run.setting('data.train_zoom')}")
     if run.setting("data.train_rotation"):
         parts.append(f"random rotation ±{run.setting('data.train_rotation')}°")
     if run.setting("data.mask_augment"):

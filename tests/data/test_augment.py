@@ -71,3 +71,33 @@ def test_the_keys_are_checked():
         config_module.from_dict({"data": {"train_resize_crop": 200}})
     with pytest.raises(config_module.ConfigError, match="data.train_rotation"):
         config_module.from_dict({"data": {"train_rotation": -1}})
+
+
+def test_zoomed_sample_crops_come_from_the_train_half_at_a_drawn_zoom():
+    """data.train_zoom: each crop is a window of the source's train half scaled for size·zoom
+    (never a test-half pixel), zooms 1…N are all drawn, and zoom 1 is the unzoomed stream."""
+    from bench.data import sample
+
+    dataset = datasets.open_dataset("sample", "train", size=64)
+    i = dataset.ids.index("face-astronaut")
+    region = dataset.regions[i]
+    zooms = set()
+    for seed in range(12):
+        item = augment.train_item(dataset, i, np.random.default_rng(seed), resize_crop=None, rotation=0, zoom=3)
+        crop = ((item["image"].numpy().transpose(1, 2, 0) + 1) / 2 * 255).round().astype(np.uint8)
+        matches = []
+        for zoom in (1, 2, 3):
+            train_half = sample.halves(region.source, region.domain, 64 * zoom)[0]
+            left, top, width, height = train_half.box
+            pixels = np.asarray(sample.scaled_source(region.source, 64 * zoom))[top:top + height, left:left + width]
+            rows = np.lib.stride_tricks.sliding_window_view(pixels, (64, 3), axis=(1, 2))[:height - 63, :, 0]
+            for view in (crop, crop[:, ::-1]):  # candidates by the first row, then the whole window
+                first = np.abs(rows.astype(int) - view[0].astype(int)).max(axis=(2, 3)) <= 1
+                matches += [zoom for y, x in zip(*np.nonzero(first))
+                            if np.abs(pixels[y:y + 64, x:x + 64].astype(int) - view).max() <= 1]
+        assert matches, f"seed {seed}: the crop is no window of the train half at any zoom"
+        zooms.update(matches)
+    assert zooms == {1, 2, 3}
+    plain = train.TrainStream(dataset, seed=0, mask_kind="square")
+    same = train.TrainStream(dataset, seed=0, mask_kind="square", zoom=1)
+    assert all(torch.equal(plain[g][0], same[g][0]) for g in range(4))

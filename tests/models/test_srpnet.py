@@ -130,3 +130,37 @@ def test_state_dict_round_trip(trained):
     second = create("srpnet", MethodSpec(image_size=64, seed=2))
     second.load_state_dict(trained[0].state_dict())
     assert torch.equal(trained[0].inpaint(images, masks), second.inpaint(images, masks))
+
+
+@pytest.mark.parametrize("name", ["srpnet", "pennet"])
+def test_recipe_options_are_stated_departures(name):
+    """A recipe's lr and loss weights (the learn profile's) reach the loss and are stated; the
+    defaults are the paper's and state nothing."""
+    plain = create(name, MethodSpec(image_size=64))
+    assert plain.loss_weights == {"hole": 6.0, "valid": 1.0, "pyramid": 0.5, "adversarial": 0.1}
+    assert not any("set by this run's recipe" in line for line in plain.departures())
+    recipe = create(name, MethodSpec(image_size=64, options={"lr": 3e-4, "adversarial_weight": 0,
+                                                             "pyramid_weight": 0.25}))
+    stated = "\n".join(line for line in recipe.departures() if "set by this run's recipe" in line)
+    assert "learning rate 0.0003" in stated and "adversarial loss weight 0" in stated
+    assert "pyramid loss weight 0.25" in stated
+    with pytest.raises(OptionError, match="adversarial_weight"):
+        create(name, MethodSpec(image_size=64, options={"adversarial_weight": -1}))
+
+
+def test_without_the_adversarial_term_the_critic_is_left_alone_and_changes_nothing():
+    """Weight 0: the critic is neither run nor trained, no adversarial term is logged, and the
+    generator's loss is the one the critic's term would have added nothing to."""
+    method = build(MethodSpec(image_size=64, options={"adversarial_weight": 0}))
+    critic = {k: v.clone() for k, v in method.discriminator.state_dict().items()}
+    images, masks = batch(64)
+    logs = method.train_step(images, masks, 0)
+    assert "d_loss" not in logs and "g_adversarial" not in logs
+    assert all(torch.equal(critic[k], v) for k, v in method.discriminator.state_dict().items())
+    from models.losses import LOSS_WEIGHTS, generator_losses
+
+    pyramid, output = [images[:, :, ::2, ::2]], images.flip(0)
+    weights = {**LOSS_WEIGHTS, "adversarial": 0.0}
+    with_critic = generator_losses(output, pyramid, images, masks, [torch.randn(2, 1, 4, 4)], "nsgan", weights)
+    without = generator_losses(output, pyramid, images, masks, None, "nsgan", weights)
+    assert torch.equal(with_critic["total"], without["total"])

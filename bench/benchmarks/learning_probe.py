@@ -1,0 +1,143 @@
+"""What limits learning on the embedded data: one training run per probe setting, scored on a
+held-out validation subset (never the test split), printed and appended to a CSV.
+
+The validation subset: the train halves of one source per domain (gravel, rocket, grace_hopper,
+camera), held out of training for the probe, two fixed corner crops each at the test scale
+(8 images), under the centre square and the irregular (0.3, 0.4] bucket with the evaluator's fixed
+masks. Training takes random crops of the other eight sources' train halves (or of all twelve with
+--all-sources, when the probe asks what the final profile will see). Each probe row gives the
+training loss (mean of the last 10% of steps) beside the validation PSNR, with the mean fill and
+Telea on the same validation images as the floor.
+
+    python -m bench.benchmarks.learning_probe --method srpnet --steps 1500 --lr 1e-4 --out probe.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench import methods, metrics
+from bench.data import masks, sample
+from bench.data.images import to_tensor
+from bench.method import MethodSpec
+
+VALIDATION_SOURCES = ("skimage:gravel", "skimage:rocket", "matplotlib:grace_hopper.jpg", "skimage:camera")
+SETTINGS = ("center", "irregular_3")
+
+
+def sources(held_out: bool) -> list[tuple[str, str]]:
+    """(source, domain) of the training sources: all but the validation ones unless not held out."""
+    return [(s, d) for d, (_, names) in sample.DOMAINS.items() for s in names
+            if not (held_out and s in VALIDATION_SOURCES)]
+
+
+def validation_images(size: int) -> torch.Tensor:
+    crops = []
+    for domain, (_, names) in sample.DOMAINS.items():
+        for source in names:
+            if source in VALIDATION_SOURCES:
+                region = sample.halves(source, domain, size)[0]
+                crops += [to_tensor(sample.crop(region, size, *xy)) for xy in sample.test_crop_offsets(region, size)]
+    return torch.stack(crops)
+
+
+def validation_masks(setting: str, size: int, count: int) -> torch.Tensor:
+    kind = masks.EvalSetting(setting)
+    found = masks.test_masks(kind.kind, size, bucket=kind.bucket_index, count=count, seed=0)
+    return torch.stack([torch.from_numpy(found[i][1])[None] for i in range(count)])
+
+
+def train_batch(pool: list[tuple[str, str]], size: int, batch: int, scales: int, rng: np.random.Generator,
+                mask_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images, holes = [], []
+    for _ in range(batch):
+        source, domain = pool[int(rng.integers(len(pool)))]
+        scale = int(rng.integers(1, scales + 1))
+        region = sample.halves(source, domain, size * scale)[0]
+        image = sample.scaled_source(source, size * scale)
+        left, top, width, height = region.box
+        x, y = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
+        crop = image.crop((left + x, top + y, left + x + size, top + y + size))
+        if rng.random() < 0.5:
+            crop = crop.transpose(0)
+        images.append(to_tensor(crop))
+        holes.append(torch.from_numpy(masks.training_mask(mask_kind, size, rng))[None])
+    return torch.stack(images), torch.stack(holes)
+
+
+def hole_psnr(method_inpaint, images: torch.Tensor, holes: torch.Tensor) -> float:
+    with torch.no_grad():
+        prediction = method_inpaint(images * (1 - holes), holes).float()
+    return float(metrics.score_batch(images, metrics.composite(images, holes, prediction))["psnr"].mean())
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--method", default="srpnet")
+    parser.add_argument("--size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--adversarial", type=float, default=None, help="adversarial weight (default: the method's)")
+    parser.add_argument("--pyramid", type=float, default=None, help="pyramid weight (default: the method's)")
+    parser.add_argument("--scales", type=int, default=1, help="training crops from the source scaled 1..N times")
+    parser.add_argument("--all-sources", action="store_true", help="train on all twelve sources")
+    parser.add_argument("--masks", default="mixed")
+    parser.add_argument("--every", type=int, default=250)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    torch.manual_seed(args.seed)
+    options = {"lr": args.lr, **({} if args.adversarial is None else {"adversarial_weight": args.adversarial}),
+               **({} if args.pyramid is None else {"pyramid_weight": args.pyramid})}
+    spec = MethodSpec(image_size=args.size, iterations=args.steps, dataset="sample", seed=args.seed,
+                      options=options)
+    method = methods.create(args.method, spec)
+    images = validation_images(args.size)
+    held = {s: validation_masks(s, args.size, len(images)) for s in SETTINGS}
+    floors = {}
+    for name in ("mean-fill", "telea"):
+        ref = methods.create(name, MethodSpec(image_size=args.size, dataset="sample"))
+        floors[name] = {s: hole_psnr(ref.inpaint, images, held[s]) for s in SETTINGS}
+    rng = np.random.default_rng(args.seed)
+    pool = sources(held_out=not args.all_sources)
+    recent: list[float] = []
+    start = time.perf_counter()
+    new = not args.out.exists()
+    with args.out.open("a", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["label", "method", "size", "batch", "lr", "adversarial", "pyramid", "scales",
+                             "sources", "step", "train_hole_l1", "val_center_psnr", "val_irregular3_psnr",
+                             "meanfill_center", "telea_center", "meanfill_irr3", "telea_irr3", "seconds"])
+        for step in range(args.steps):
+            batch_images, batch_holes = train_batch(pool, args.size, args.batch, args.scales, rng, args.masks)
+            logs = method.train_step(batch_images, batch_holes, step)
+            recent.append(logs.get("g_hole", next(iter(logs.values()))))
+            done = step + 1
+            if done % args.every == 0 or done == args.steps:
+                method.eval()
+                scores = {s: hole_psnr(method.inpaint, images, held[s]) for s in SETTINGS}
+                method.train()
+                window = recent[-max(1, args.every // 2):]
+                row = [args.label, args.method, args.size, args.batch, args.lr,
+                       args.adversarial, args.pyramid, args.scales,
+                       len(pool), done, round(float(np.mean(window)), 4),
+                       round(scores["center"], 3), round(scores["irregular_3"], 3),
+                       round(floors["mean-fill"]["center"], 3), round(floors["telea"]["center"], 3),
+                       round(floors["mean-fill"]["irregular_3"], 3), round(floors["telea"]["irregular_3"], 3),
+                       round(time.perf_counter() - start, 1)]
+                writer.writerow(row)
+                handle.flush()
+                print(*row, flush=True)
+
+
+if __name__ == "__main__":
+    main()
