@@ -22,7 +22,8 @@ class Budget:
     steps: int | None
     batch: int | None
     size: int | None
-    lr: float | None  # method.options.lr; None: the method's own default
+    lr: float | None  # method.options.lr; None: the method's own default (so a value set for one
+    # method and left to its default for another are two rules, even where the numbers agree)
 
     def text(self) -> str:
         rate = "each method's own learning rate" if self.lr is None else f"learning rate {self.lr:g}"
@@ -52,11 +53,11 @@ def summary(runs: Sequence["ReportRun"]) -> dict[str, Any] | None:
         return {"sentence": f"Trained methods: one budget per dataset — {each}.", "equal": True}
     groups: dict[Budget, list[str]] = {}
     for run in trained:
-        if len(per_dataset[run.dataset]) > 1:
-            groups.setdefault(of(run), [])
+        if len(per_dataset[run.dataset]) > 1:  # the datasets whose runs differ
+            labels = groups.setdefault(of(run), [])
             label = run.method if len(per_dataset) == 1 else f"{run.method} on {run.dataset}"
-            if label not in groups[of(run)]:
-                groups[of(run)].append(label)
+            if label not in labels:
+                labels.append(label)
     named = "; ".join(f"{', '.join(labels)}: {budget.text()}" for budget, labels in groups.items())
     return {"sentence": f"The trained methods do NOT share one training budget — {named}. Their ranking "
                         "and paired tests are not like for like.", "equal": False}

@@ -1,6 +1,7 @@
 """The report's headline: each method's PSNR per dataset and mask setting, and a few sentences
 computed from the tables (who leads where, by how much, whether it is significant, and what is
-not comparable with the paper and why).
+not comparable with the paper and why); where the trained runs had different budgets
+(`bench.report.budget`), the ranking and the paired tests say they are not like for like.
 
 `frame(built)` takes the tables `bench.tables.build_tables` made (or results.json read back)
 and gives one row per run, dataset and mask setting: the centre mask (Table 2) and irregular
