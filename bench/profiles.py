@@ -85,6 +85,12 @@ def names() -> list[str]:
     return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
 
 
+def comparable(name: str | None) -> bool | None:
+    """Profile `name`'s `comparable` flag (a run records its profile's name as run.profile);
+    None when no profile of that name exists (a run of one's own config)."""
+    return bool(read(name).get("comparable", False)) if name in names() else None
+
+
 def _merge(into: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     for key, value in update.items():
         if isinstance(value, dict) and isinstance(into.get(key), dict):

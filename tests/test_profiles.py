@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import methods as registry
 from bench import profiles
 
 
@@ -23,6 +24,20 @@ def test_quick_trains_srpnet_the_ablation_rows_and_the_baselines():
     shared = {r.method: r.trained_by for r in plan.runs if r.trained_by}
     assert shared == {"srpnet-baseline": "quick-pennet-sample-64px"}  # one network, trained once
     assert all(r.config.train.validate_every for r in plan.runs)
+
+
+def test_quick_gives_every_trained_method_one_budget():
+    """Like for like: the same steps, batch and size, and one learning-rate rule (each method's own
+    default, or one value for all); set once, in base.train (the lead tunes them there)."""
+    plan = profiles.plan("quick")
+    trained = [r for r in plan.runs if not registry.entry(r.method).training_free]
+    assert {r.method for r in trained} == {"srpnet", "srpnet-baseline", "srpnet+discriminator", "pennet",
+                                           "glcic", "picnet"}
+    budgets = {(r.config.train.iterations, r.config.train.batch_size, r.config.data.size,
+                r.config.method.options.get("lr")) for r in trained}
+    assert len(budgets) == 1, budgets
+    raw = profiles.read("quick")
+    assert not [m for m, entry in raw.get("per_method", {}).items() if "train" in entry]
 
 
 def test_a_run_is_shared_only_with_the_same_network_under_the_same_settings(tmp_path, monkeypatch):

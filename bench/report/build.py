@@ -23,7 +23,7 @@ import pandas as pd
 from bench import audit, metrics, profiles, tables
 from bench.data import masks
 from bench.report import figures, headline
-from bench.report.results import SMOKE_PROFILES, ReportRun, Results, collect, read_results
+from bench.report.results import ReportRun, Results, collect, read_results
 from bench.runs import write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -32,6 +32,11 @@ STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
                   "differs": "differs"}
 SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
 CI = "sub ci"  # a cell's 95% interval: a small second line on screen, left out in print
+# The smoke banner's link to the checkout's page on longer training: relative to the report as
+# reproduce.sh writes it, results/reports/<profile>/report.html (bench.reproduce.REPORTS_ROOT);
+# the page also names the file, for a report folder opened elsewhere.
+LEARNING_PAGE = "docs/learning.md"
+LEARNING_HREF = f"../../../{LEARNING_PAGE}"
 
 
 # --- table views -------------------------------------------------------------------------------
@@ -415,7 +420,7 @@ def learning_curves(results: Results) -> list[tuple[str, str]]:
         curves = [(r.run_id, r.method, results.validation(r)) for r in group if r.validation is not None]
         levels = [figures.Level(f"{r.method} (training-free, evaluated)", r.method, r.levels)
                   for r in group if r.training_free and r.levels]
-        comparable = dataset in tables.DATASET_ORDER and not any(r.profile in SMOKE_PROFILES for r in group)
+        comparable = dataset in tables.DATASET_ORDER and not any(r.smoke for r in group)
         paper = paper_levels(results.tables, dataset) if comparable else {}
         if paper:
             levels.append(figures.Level(f"{tables.REFERENCE_METHOD} (paper)", None, paper, "--"))
@@ -463,6 +468,9 @@ def render(report_dir: Path) -> Path:
         title=results.data["title"],
         generated=results.data["generated"],
         banners=results.data["banners"],
+        floor=results.data.get("floor"),  # .get: report folders written before it have none
+        budget=results.data.get("budget"),
+        learning_page=LEARNING_PAGE, learning_href=LEARNING_HREF,
         headline=results.data["headline"],
         headline_figure=figures.data_uri(figures.headline_figure(found)) if len(found) else None,
         grids=_sample_sections(results),

@@ -1,6 +1,7 @@
 """The report's headline: each method's PSNR per dataset and mask setting, and a few sentences
 computed from the tables (who leads where, by how much, whether it is significant, and what is
-not comparable with the paper and why).
+not comparable with the paper and why); where the trained runs had different budgets
+(`bench.report.budget`), the ranking and the paired tests say they are not like for like.
 
 `frame(built)` takes the tables `bench.tables.build_tables` made (or results.json read back)
 and gives one row per run, dataset and mask setting: the centre mask (Table 2) and irregular
@@ -38,8 +39,9 @@ def frame(built: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=COLUMNS)
 
 
-def _leaders(found: pd.DataFrame) -> list[str]:
-    """Who leads by PSNR in how many dataset × setting groups, and the widest and narrowest lead."""
+def _leaders(found: pd.DataFrame, caveat: str = "") -> list[str]:
+    """Who leads by PSNR in how many dataset × setting groups, and the widest and narrowest lead
+    (`caveat` follows the ranking, when there is one)."""
     leads = []
     for (dataset, setting), group in found.groupby(["dataset", "setting"], sort=False):
         ranked = group.sort_values("psnr", ascending=False)
@@ -52,7 +54,7 @@ def _leaders(found: pd.DataFrame) -> list[str]:
     counts = pd.Series([lead[0] for lead in leads]).value_counts()
     who = ", ".join(f"{method} in {count}" for method, count in counts.items())
     said = [f"By mean PSNR, the leader is {who} of the {len(leads)} dataset × mask settings with more than "
-            "one method."]
+            f"one method.{caveat}"]
     widest = max(leads, key=lambda lead: lead[2])
     narrowest = min(leads, key=lambda lead: lead[2])
     said.append(f"The widest lead is {widest[0]}'s {widest[2]:.2f} dB over {widest[1]} ({widest[3]}); "
@@ -61,8 +63,9 @@ def _leaders(found: pd.DataFrame) -> list[str]:
     return said
 
 
-def _significance(paired: pd.DataFrame) -> str:
-    """How many paired PSNR differences (centre, irregular pooled) exclude zero, in which direction."""
+def _significance(paired: pd.DataFrame, caveat: str = "") -> str:
+    """How many paired PSNR differences (centre, irregular pooled) exclude zero, in which direction
+    (`caveat` follows, when any was tested)."""
     pooled = paired[paired["bucket"] == "all"]
     reference = tables.REFERENCE_METHOD
     if pooled.empty:
@@ -74,7 +77,7 @@ def _significance(paired: pd.DataFrame) -> str:
     return (f"Paired on the same images and masks (centre, and irregular pooled), {reference}'s PSNR "
             f"is significantly higher than the other method's in {better} of {len(pooled)} "
             f"comparisons, significantly lower in {worse} and not clearly different in "
-            f"{len(pooled) - better - worse} (95% bootstrap interval of the mean difference).")
+            f"{len(pooled) - better - worse} (95% bootstrap interval of the mean difference).{caveat}")
 
 
 def _comparability(built: Mapping[str, pd.DataFrame]) -> str:
@@ -100,10 +103,17 @@ def _comparability(built: Mapping[str, pd.DataFrame]) -> str:
     return f"{ok} of our {len(ours)} table rows compare with the paper{gap}.{rest}"
 
 
-def sentences(built: Mapping[str, pd.DataFrame]) -> list[str]:
-    """Three to four sentences computed from the tables (empty when nothing was evaluated)."""
+UNEQUAL = (" Not like for like: the trained methods had different training budgets (see the budget "
+           "line above).")
+
+
+def sentences(built: Mapping[str, pd.DataFrame], like_for_like: bool = True) -> list[str]:
+    """Three to four sentences computed from the tables (empty when nothing was evaluated);
+    without `like_for_like` (the trained runs' budgets differ, `bench.report.budget`) the ranking
+    and the paired tests say they are not like for like."""
     found = frame(built)
     found = found[np.isfinite(found["psnr"].astype(float))]
     if found.empty:
         return []
-    return [*_leaders(found), _significance(built["paired"]), _comparability(built)]
+    caveat = "" if like_for_like else UNEQUAL
+    return [*_leaders(found, caveat), _significance(built["paired"], caveat), _comparability(built)]

@@ -9,7 +9,9 @@
     out_dir/validation/<run>.csv each run's validation.csv (validation during training), copied
 
 results.json: {"format": 2, "title", "generated" (UTC), "l1", "n_boot", "seed", "banners",
-"headline" (`bench.report.headline.sentences`), "findings" (the paper audit's), "runs": [one `ReportRun` each: ids, provenance, manifest,
+"floor" (the floor sentence of a smoke-scale report, `bench.report.floor`, else null), "budget"
+(`bench.report.budget.summary`: the trained runs' budget, or null), "headline"
+(`bench.report.headline.sentences`), "findings" (the paper audit's), "runs": [one `ReportRun` each: ids, provenance, manifest,
 method card with its departures, config, evaluated checkpoints, copied losses/samples],
 "tables": {key: rows, each with ours, its 95% CI, the paper's value, Δ and status},
 "protocols": [the profile's `BaselineProtocol`s]}. `bench.report.build.render` draws
@@ -35,11 +37,10 @@ from bench.records import reading
 from bench.records import validation as validation_record
 from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
-from bench.report import floor, headline
+from bench.report import budget, floor, headline
 from bench.runs import TRAINING_FREE_PROVENANCE, read_json, run_status, write_bytes, write_json
 
 FORMAT = 2
-SMOKE_PROFILES = ("quick", "smoke")
 SMOKE_BANNER = "smoke-scale run, not comparable with the paper"
 SAMPLE_BANNER = ("sample dataset: numbers are a proxy for the paper datasets "
                  "(sample proxy, not comparable)")
@@ -123,6 +124,20 @@ class ReportRun:
     training_free: bool = False  # a training-free reference (nothing trained or loaded)
     validation: str | None = None  # copied validation.csv, relative to the report folder
     levels: dict[str, float] = field(default_factory=dict)  # eval setting name → mean PSNR (bench.report.floor)
+    # the `comparable` flag of the profile that planned it (bench/configs); None: no such profile
+    profile_comparable: bool | None = None
+
+    @property
+    def smoke(self) -> bool:
+        """Planned by a profile that says its numbers are not comparable with the paper's."""
+        return self.profile_comparable is False
+
+    @property
+    def trained(self) -> bool:
+        """Trained by this harness (itself or in its twin's run), not evaluated from weights or outputs."""
+        kind = (self.manifest.provenance or {}).get("kind") if self.manifest else None
+        official = bool(self.manifest and self.manifest.official_checkpoint)
+        return kind in ("trained", "shared") or (kind is None and not official)
 
     def setting(self, dotted: str, default: Any = None) -> Any:
         """The config value under an exact dotted key ("data.size"), else `default`."""
@@ -174,7 +189,7 @@ def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder,
                      [str(c) for c in own["checkpoint"].unique()], last, losses, samples,
                      run_status(record.folder)[0], sample_ids,
                      record.provenance.get("kind") == TRAINING_FREE_PROVENANCE["kind"], validation,
-                     dict(levels.get(run_id, {})))
+                     dict(levels.get(run_id, {})), profiles.comparable(record.profile))
 
 
 def table_record(frame: pd.DataFrame) -> dict[str, Any]:
@@ -217,11 +232,10 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
     tables.write_tables(built, folder.tables_dir)
     found = floor.levels(rows)
     runs = [_report_run(record, rows, folder, found) for record in records]
-    smoke = [r.run_id for r in runs if r.profile in SMOKE_PROFILES]
+    smoke = [r.run_id for r in runs if r.smoke]
     banners = [f"{SMOKE_BANNER} ({', '.join(smoke)})"] if smoke else []
     sentence = floor.floor_sentence([(r.run_id, r.method, r.training_free) for r in runs], found)
-    if smoke and sentence:
-        banners.append(sentence)
+    spent = budget.summary(runs)
     if (rows["source"] == tables.SOURCE_SAMPLE).any():
         banners.append(SAMPLE_BANNER)
     banners += [f"{PARTIAL_BANNER}: {reason}" for reason in incomplete.values()]
@@ -231,7 +245,9 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "l1": l1, "n_boot": n_boot, "seed": seed,
         "banners": banners,
-        "headline": headline.sentences(built),
+        "floor": sentence if smoke else None,
+        "budget": spent,
+        "headline": headline.sentences(built, like_for_like=spent is None or spent["equal"]),
         "findings": audit.findings(built["audit"]),
         "runs": [run_record(run) for run in runs],
         "tables": {key: table_record(frame) for key, frame in built.items()},
