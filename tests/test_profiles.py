@@ -40,6 +40,27 @@ def test_quick_gives_every_trained_method_one_budget():
     assert not [m for m, entry in raw.get("per_method", {}).items() if "train" in entry]
 
 
+def test_learn_trains_srpnet_and_pennet_with_one_recipe_whose_departures_are_stated():
+    """The learn profile: SRPNet and PEN-Net (srpnet-baseline trained once, in pennet's run) under
+    one budget and one recipe, beside the four references; every departure its recipe makes is
+    stated by the methods themselves."""
+    from bench.method import MethodSpec
+
+    plan = profiles.plan("learn")
+    trained = [r for r in plan.runs if not registry.entry(r.method).training_free]
+    assert {r.method for r in trained} == {"srpnet", "srpnet-baseline", "pennet"}
+    assert {r.method: r.trained_by for r in trained}["srpnet-baseline"] == "learn-pennet-sample-64px"
+    assert len({(r.config.train.iterations, r.config.train.batch_size, r.config.data.size,
+                 r.config.data.train_zoom, tuple(sorted(r.config.method.options.items()))) for r in trained}) == 1
+    assert {r.method for r in plan.runs} - {r.method for r in trained} == {"telea", "navier-stokes", "biharmonic",
+                                                                          "mean-fill"}
+    for run in trained:
+        if run.config.method.options:
+            spec = MethodSpec(image_size=run.config.data.size, options=run.config.method.options)
+            stated = [line for line in registry.create(run.method, spec).departures() if "this run's recipe" in line]
+            assert len(stated) == len(run.config.method.options), stated
+
+
 def test_a_run_is_shared_only_with_the_same_network_under_the_same_settings(tmp_path, monkeypatch):
     alone = profiles.plan("quick", methods=["srpnet-baseline"])
     assert [r.trained_by for r in alone.runs] == [None]  # pennet not planned: trained itself
