@@ -35,7 +35,7 @@ class DatasetError(ValueError):
 
 
 # `folder`, which has no paper split: one image in TEST_SHARE is held out for testing, at least one
-# (so 2–19 images give one test image, 20–29 two, …), and a folder needs MIN_IMAGES to be split.
+# (so 2–19 images give one test image, 20–29 two, …). Any dataset needs MIN_IMAGES to be split.
 TEST_SHARE = 10
 MIN_IMAGES = 2
 
@@ -72,7 +72,7 @@ class RealDataset:
             if base.is_dir():
                 for path in base.rglob("*"):
                     relative = path.relative_to(root)
-                    if (path.suffix.lower() in self.suffixes and not any(p.startswith(".") for p in relative.parts)
+                    if (path.suffix.lower() in self.suffixes and not any(part.startswith(".") for part in relative.parts)
                             and path.is_file()):
                         found.append(relative.as_posix())
         if not found:
