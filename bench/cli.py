@@ -37,18 +37,30 @@ def _folder(text: str) -> Path:
 
 
 # --- data -----------------------------------------------------------------------------------
+def _dataset_names() -> str:
+    """The registry's dataset names, as the help of a DATASET argument lists them."""
+    from bench.data.datasets import NAMES
+
+    return f"{', '.join(NAMES[:-1])} or {NAMES[-1]}"
+
+
+def _cache_dir_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cache-dir", type=Path, help="where split lists live (default: the checkout's results/cache)")
+
+
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    check = sub.add_parser("check", help="count each split's images against the paper's Table 1")
-    check.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
+    check = sub.add_parser("check", help="count each split's images against the paper's Table 1 (folder: "
+                           "against its saved split)")
+    check.add_argument("dataset", help=_dataset_names())
     check.add_argument("--data-root", type=Path, help="the dataset's folder")
-    check.add_argument("--cache-dir", type=Path, help="where split lists live (default: the checkout's results/cache)")
+    _cache_dir_argument(check)
     check.add_argument("--verify", action="store_true", help="decode every listed image (a progress bar shows it)")
 
 
 @command("data", "inspect datasets (data check DATASET --data-root DIR)", _data_arguments)
 def _data(args: argparse.Namespace) -> int:
-    from bench.data.datasets import check_dataset, split_drift
+    from bench.data.datasets import REAL_DATASETS, check_dataset, split_drift
 
     report = check_dataset(args.dataset, args.data_root, args.cache_dir, verify=args.verify)
     ok = True
@@ -56,13 +68,14 @@ def _data(args: argparse.Namespace) -> int:
         status = "ok" if row["found"] == row["expected"] and not row["missing"] else "MISMATCH"
         status += f", {len(row['corrupt'])} CORRUPT" if row["corrupt"] else ""
         ok &= status == "ok"
-        print(f"{row['dataset']:10s} {row['split']:5s} found {row['found']:>9,d}  expected {row['expected']:>9,d}  {status}")
+        print(f"{row['dataset']:10s} {row['split']:5s} found {row['found']:>9,d}  expected {row['expected']:>9,d} "
+              f"({row['basis']})  {status}")
         for kind in ("missing", "corrupt"):
             for name in row[kind][:10]:
                 print(f"  {kind}: {name}")
             if len(row[kind]) > 10:
                 print(f"  … and {len(row[kind]) - 10} more {kind}")
-    if args.dataset != "sample":
+    if args.dataset in REAL_DATASETS:
         drift = split_drift(args.dataset, args.data_root, args.cache_dir)
         ok &= drift is None
         print(drift or "the saved split lists name exactly the folder's images")
@@ -197,9 +210,10 @@ def _testset_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     export = sub.add_parser("export", help="write the test set (truth, masks, masked inputs, manifest.csv, "
                             "protocol.json) of the evaluation protocol")
-    export.add_argument("dataset", help="dtd, facade, celeba-hq, places2 or sample")
+    export.add_argument("dataset", help=_dataset_names())
     export.add_argument("out", type=Path, help="folder to write (a new or empty one, or an earlier export)")
     export.add_argument("--data-root", type=Path, help="the dataset's folder")
+    _cache_dir_argument(export)
     export.add_argument("--size", type=int, default=256, help="working size in pixels (default 256)")
     export.add_argument("--count", type=int, help="only the first N test images (eval.count; default all)")
     export.add_argument("--masks", type=lambda s: s.split(","), metavar="SETTING,…",
@@ -212,7 +226,7 @@ def _testset(args: argparse.Namespace) -> int:
     from bench import testset
 
     config = testset.protocol_config(args.dataset, data_root=args.data_root, size=args.size,
-                                     settings=args.masks, count=args.count)
+                                     settings=args.masks, count=args.count, cache_dir=args.cache_dir)
     print(f"wrote {testset.export(config, args.out)}")
     return 0
 

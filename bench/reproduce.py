@@ -47,7 +47,7 @@ def check_data(profile: profiles.Profile, cache_dir: Path | None) -> dict[str, d
     counts: dict[str, dict[str, int]] = {}
     for dataset in sorted({r.dataset for r in profile.runs}):
         root = next(r.config.data.root for r in profile.runs if r.dataset == dataset)
-        if dataset != "sample" and root is None:
+        if dataset in datasets.REAL_DATASETS and root is None:
             raise ReproduceError(f"dataset {dataset!r} needs --data-root DIR (DIR/{dataset}/ or DIR itself): "
                                  f"expected {datasets.REAL_DATASETS[dataset].layout}")
         report = datasets.check_dataset(dataset, None if root is None else Path(root), cache_dir)

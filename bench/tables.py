@@ -43,21 +43,25 @@ ABLATION_METHODS = tuple(methods.ABLATION.values())
 METHOD_ORDER = tuple(methods.BUILTINS)  # a plugin, like any method outside the paper, is an "other" method
 REFERENCE_METHOD = methods.REFERENCE
 PAPER_METHOD_NAMES = methods.ABLATION  # Table 5 names in the paper CSV → our registry names
-DATASET_ORDER = ("dtd", "facade", "celeba-hq", "places2")
+# The paper's datasets in its order; any other (`folder`) sorts after them and has no paper values.
+DATASET_ORDER = tuple(d.name for d in REAL_DATASETS.values() if d.in_paper)
 PAPER_DATASET_NAMES = {"dtd": "DTD", "facade": "CMP Facade", "celeba-hq": "CelebA-HQ", "places2": "Places2"}
 SAMPLE_DATASET = "sample"
 DOMAIN_TO_DATASET = {domain: paper_dataset for domain, (paper_dataset, _) in DOMAINS.items()}
 BUCKET_ORDER = ("all", *BUCKET_LABELS)
+# A row's source: "full", measured on the dataset it names (a paper dataset, or `folder`, the user's
+# own images, which the paper has no column for); "sample", a sample-set domain standing in for the
+# paper dataset it is mapped to. "full" says nothing about how many images were evaluated.
 SOURCE_FULL, SOURCE_SAMPLE = "full", "sample"
 STATUS_OK = "ok"
 STATUS_NOT_RUN = "not run"
 STATUS_NOT_IN_PAPER = "not in paper"
 STATUS_PROXY = "sample proxy, not comparable"
 
-# Table 1 of the paper (not in the CSV): images per split, from the dataset registry; the
+# Table 1 of the paper (not in the CSV): images per split of the registry's paper datasets; the
 # NVIDIA mask set has 12,000 masks.
 PAPER_TABLE1 = {
-    **{(d.name, split): count for d in REAL_DATASETS.values()
+    **{(d.name, split): count for d in REAL_DATASETS.values() if d.in_paper
        for split, count in (("train", d.train_count), ("test", d.test_count))},
     ("masks", "total"): NVIDIA_MASKS_PER_BUCKET * len(BUCKET_LABELS),
 }

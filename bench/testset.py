@@ -115,9 +115,11 @@ def harness() -> dict[str, str | None]:
 
 
 def protocol_config(dataset: str, *, data_root: Path | None = None, size: int = 256,
-                    settings: list[str] | None = None, count: int | None = None) -> Config:
+                    settings: list[str] | None = None, count: int | None = None,
+                    cache_dir: Path | None = None) -> Config:
     """The run config whose evaluation protocol a test set exports (every other key default)."""
-    data = {"dataset": dataset, "size": size, **({"root": str(data_root)} if data_root else {})}
+    data = {"dataset": dataset, "size": size, **({"root": str(data_root)} if data_root else {}),
+            **({"cache_dir": str(cache_dir)} if cache_dir else {})}
     evaluation = {**({"masks": settings} if settings else {}), **({"count": count} if count else {})}
     return config_module.from_dict({"data": data, "eval": evaluation}, source="testset export")
 

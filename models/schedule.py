@@ -28,8 +28,10 @@ PENNET_SETTINGS = {
     "dtd": PenNetSettings("nsgan", 330_000, 100_000, 310_000),
     "facade": PenNetSettings("nsgan", 200_000, 50_000, 10_000),
 }
-# The bundled sample set has no official config: it takes facade's (nsgan, constant LR).
+# The bundled sample set and `folder` (the user's own images) have no official config: they take
+# facade's (nsgan, constant LR).
 PENNET_SETTINGS["sample"] = PENNET_SETTINGS["facade"]
+PENNET_SETTINGS["folder"] = PENNET_SETTINGS["facade"]
 
 
 def settings_for(dataset: str) -> PenNetSettings:

@@ -1,7 +1,9 @@
-"""The dataset registry: dtd, facade, celeba-hq, places2 (read from a folder) and sample.
+"""The dataset registry: dtd, facade, celeba-hq, places2 and folder (read from a folder) and sample.
 
-Each real dataset reads the layout its publisher distributes, from a root the user names, and
-is split as the paper's Table 1 (a seeded split written once, see splits.py). Every item is a
+Each paper dataset reads the layout its publisher distributes, from a root the user names, and
+is split as the paper's Table 1; `folder` is any folder of the user's own images, searched
+recursively, one image in ten held out for testing (at least one). Every split is seeded and
+written once (splits.py); hidden files and folders (a name starting with ".") are skipped. Every item is a
 dict {"image": 3×size×size float in [-1, 1], "id": str, "domain": str}. `ds[i]` is the test
 protocol's view (whole image resized to size², as PEN-Net); `ds.augmented(i, rng)` is the
 training view (a random horizontal flip, as PEN-Net; the sample set also takes a random crop).
@@ -10,6 +12,7 @@ training view (a random horizontal flip, as PEN-Net; the sample set also takes a
 from __future__ import annotations
 
 import abc
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,20 +35,35 @@ class DatasetError(ValueError):
     """A dataset that is unknown, missing, empty or laid out unexpectedly."""
 
 
+# `folder`, which has no paper split: one image in TEST_SHARE is held out for testing, at least one
+# (so 2–19 images give one test image, 20–29 two, …). Any dataset needs MIN_IMAGES to be split.
+TEST_SHARE = 10
+MIN_IMAGES = 2
+
+
 @dataclass(frozen=True)
 class RealDataset:
-    """Where one published dataset's images live under its root, and how the paper splits it."""
+    """Where one dataset's images live under its root, and how it is split: as the paper's
+    Table 1 (`train_count`, `test_count`), or, for a dataset outside the paper (both None), one
+    image in TEST_SHARE held out."""
 
     name: str
-    train_count: int
-    test_count: int
+    train_count: int | None
+    test_count: int | None
     layout: str  # shown in errors: what the folder should hold
     folders: tuple[str, ...]  # sub-folders (relative to root) to search; "" = the root itself
     suffixes: tuple[str, ...] = IMAGE_SUFFIXES
     stratify: Callable[[str], str] | None = None
+    split_per_root: bool = False  # True: each root gets its own saved split (any folder); else one per dataset
+
+    @property
+    def in_paper(self) -> bool:
+        """Whether the paper's Table 1 has this dataset (and its tables a column for it)."""
+        return self.train_count is not None
 
     def list_files(self, root: Path) -> list[str]:
-        """Image paths relative to `root`, from the first layout folder that exists."""
+        """Image paths relative to `root` (suffix in any case, hidden files and folders skipped),
+        from every layout folder that exists."""
         root = Path(root)
         if not root.is_dir():
             raise DatasetError(f"{root}: dataset folder for {self.name!r} does not exist; expected {self.layout}")
@@ -53,13 +71,30 @@ class RealDataset:
         for folder in self.folders:
             base = root / folder
             if base.is_dir():
-                found.extend(
-                    str(p.relative_to(root)) for p in base.rglob("*")
-                    if p.suffix.lower() in self.suffixes and p.is_file()
-                )
+                for path in base.rglob("*"):
+                    relative = path.relative_to(root)
+                    if (path.suffix.lower() in self.suffixes and not any(part.startswith(".") for part in relative.parts)
+                            and path.is_file()):
+                        found.append(relative.as_posix())
         if not found:
             raise DatasetError(f"{root}: no {self.name} images found; expected {self.layout}")
         return found
+
+    def test_size(self, found: int) -> int:
+        """Images to hold out for testing: the paper's count, scaled to its proportion when fewer
+        images are present; outside the paper, one in TEST_SHARE; at least one either way."""
+        if not self.in_paper:
+            return max(1, found // TEST_SHARE)
+        total = self.train_count + self.test_count
+        return self.test_count if found >= total else max(1, round(found * self.test_count / total))
+
+    def split_folder(self, cache_dir: Path, root: Path) -> Path:
+        """Where this dataset's split lists are saved: `splits/<name>`, or with `split_per_root`
+        `splits/<name>-<the first 12 hex digits of the sha256 of the resolved root's path>`."""
+        if not self.split_per_root:
+            return splits.split_dir(cache_dir, self.name)
+        digest = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]
+        return splits.split_dir(cache_dir, f"{self.name}-{digest}")
 
 
 REAL_DATASETS = {
@@ -77,9 +112,12 @@ REAL_DATASETS = {
         RealDataset("places2", 1_829_960, 10_000,
                     "data_256/<letter>/<category>/*.jpg and val_256/*.jpg (Places365-Standard, train and val pooled)",
                     ("data_256", "val_256", "data_large", "val_large"), (".jpg",)),
+        RealDataset("folder", None, None,
+                    f"image files ({', '.join(IMAGE_SUFFIXES)}, any case) anywhere under it, hidden ones skipped",
+                    ("",), split_per_root=True),
     )
 }
-NAMES = ("dtd", "facade", "celeba-hq", "places2", "sample")
+NAMES = (*REAL_DATASETS, "sample")
 SPLITS = ("train", "test")
 
 
@@ -170,10 +208,19 @@ def check_name(name: str) -> None:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(NAMES)}")
 
 
-def split_counts(spec: RealDataset, found: int) -> int:
-    """Test images to hold out: the paper's count, scaled down when fewer images are present."""
-    total = spec.train_count + spec.test_count
-    return spec.test_count if found >= total else max(1, round(found * spec.test_count / total))
+def check_splittable(name: str, root: Path, found: list[str]) -> None:
+    """At least MIN_IMAGES images, and no two whose paths without suffix (their image ids) are
+    the same; DatasetError naming the folder or both files otherwise."""
+    if len(found) < MIN_IMAGES:
+        raise DatasetError(f"{root}: {len(found)} image found ({found[0]}); dataset {name!r} needs at least "
+                           f"{MIN_IMAGES}, one to train on and one to test on")
+    seen: dict[str, str] = {}
+    for f in sorted(found):
+        image_id = Path(f).with_suffix("").as_posix()
+        if image_id in seen:
+            raise DatasetError(f"{root}: {seen[image_id]} and {f} would share the image id {image_id!r}; "
+                               "rename or remove one")
+        seen[image_id] = f
 
 
 def split_files(name: str, split: str, root: Path, cache_dir: Path) -> list[str]:
@@ -181,11 +228,12 @@ def split_files(name: str, split: str, root: Path, cache_dir: Path) -> list[str]
     spec = REAL_DATASETS[name]
     if not Path(root).is_dir():
         raise DatasetError(f"{root}: dataset folder for {name!r} does not exist; expected {spec.layout}")
-    folder = splits.split_dir(cache_dir, name)
+    folder = spec.split_folder(cache_dir, root)
     files = splits.load_split(folder, split)
     if files is None:
         found = spec.list_files(root)
-        train, test = splits.make_split(found, split_counts(spec, len(found)), spec.stratify)
+        check_splittable(name, root, found)
+        train, test = splits.make_split(found, spec.test_size(len(found)), spec.stratify)
         splits.save_split(folder, train, test, {"dataset": name, "root": str(Path(root).resolve()),
                                                  "seed": splits.SPLIT_SEED})
         files = train if split == "train" else test
@@ -205,7 +253,7 @@ def open_dataset(name: str, split: str, *, size: int, root: Path | None = None,
     check_name(name)
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
-    if name == "sample":
+    if name not in REAL_DATASETS:
         return SampleDataset(split, size)
     require_root(name, root)
     files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE))
@@ -225,14 +273,15 @@ def mean_pixel(dataset: ImageDataset, limit: int = 2000) -> tuple[float, float, 
 def check_dataset(name: str, root: Path | None, cache_dir: Path | None = None,
                   verify: bool = False) -> list[dict[str, Any]]:
     """Found versus expected counts per split, the listed files that are missing and, with
-    `verify`, those that do not decode (each file read in full, with a progress bar)."""
+    `verify`, those that do not decode (each file read in full, with a progress bar). Expected
+    is the paper's Table 1 count for a paper dataset (`basis` says which), else the saved list's."""
     check_name(name)
-    if name == "sample":
+    if name not in REAL_DATASETS:
         return [{"dataset": name, "split": s, "found": len(open_dataset(name, s, size=64)),
-                 "expected": len(open_dataset(name, s, size=64)), "missing": [], "corrupt": []} for s in SPLITS]
+                 "expected": len(open_dataset(name, s, size=64)), "basis": "embedded set",
+                 "missing": [], "corrupt": []} for s in SPLITS]
     require_root(name, root)
     spec = REAL_DATASETS[name]
-    expected = {"train": spec.train_count, "test": spec.test_count}
     report = []
     for split in SPLITS:
         files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE))
@@ -244,16 +293,19 @@ def check_dataset(name: str, root: Path | None, cache_dir: Path | None = None,
                     read_rgb(Path(root) / f)
                 except ImageReadError as error:
                     corrupt.append(str(error))
-        report.append({"dataset": name, "split": split, "found": len(files) - len(missing),
-                       "expected": expected[split], "missing": missing, "corrupt": corrupt})
+        expected = {"train": spec.train_count, "test": spec.test_count}[split] if spec.in_paper else len(files)
+        report.append({"dataset": name, "split": split, "found": len(files) - len(missing), "expected": expected,
+                       "basis": "paper's Table 1" if spec.in_paper else "saved list", "missing": missing,
+                       "corrupt": corrupt})
     return report
 
 
 def split_drift(name: str, root: Path, cache_dir: Path | None = None) -> str | None:
     """A line saying how the folder differs from its saved split lists, and how to re-split;
     None when the lists name exactly the folder's images."""
-    folder = splits.split_dir(Path(cache_dir or DEFAULT_CACHE), name)
-    present = REAL_DATASETS[name].list_files(Path(root))
+    spec = REAL_DATASETS[name]
+    folder = spec.split_folder(Path(cache_dir or DEFAULT_CACHE), Path(root))
+    present = spec.list_files(Path(root))
     unlisted, gone = splits.differences(folder, present)
     if not unlisted and not gone:
         return None

@@ -18,7 +18,17 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".p
 
 
 class ImageReadError(ValueError):
-    """An image file that cannot be decoded."""
+    """An image file that cannot be decoded: one line naming it.
+
+    Raised in a DataLoader worker, torch re-raises it in the main process as
+    ImageReadError("Caught ImageReadError in DataLoader worker process N.\nOriginal Traceback …
+    ImageReadError: LINE"); only LINE, the one naming the file, is kept, so that a command still
+    says it in one line (`--debug` shows where it was raised)."""
+
+    def __init__(self, message: str) -> None:
+        if message.startswith(f"Caught {ImageReadError.__name__} "):
+            message = message.rstrip().rsplit(f"{ImageReadError.__name__}: ", 1)[-1]
+        super().__init__(message)
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
