@@ -458,9 +458,11 @@ class Logger:
         run's watch is the one an uninterrupted run would have)."""
         watch = divergence.Watch(watched)
         folder = self.trainer.run_folder
-        kept = runs.read_losses(folder.losses_file) if folder.losses_file.is_file() else []
-        for step in dict.fromkeys(int(r["step"]) for r in kept):
-            watch.losses(step, {r["name"]: float(r["value"]) for r in kept if int(r["step"]) == step})
+        logged_steps: dict[int, dict[str, float]] = {}
+        for row in runs.read_losses(folder.losses_file) if folder.losses_file.is_file() else []:
+            logged_steps.setdefault(int(row["step"]), {})[row["name"]] = float(row["value"])
+        for step, means in logged_steps.items():
+            watch.losses(step, means)
         frame = validation_record.read(folder.validation_file)
         for step, rows in ([] if frame is None else frame.groupby("step", sort=True)):
             watch.validation(int(step), rows.to_dict("records"))

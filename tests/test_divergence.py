@@ -128,3 +128,16 @@ def test_a_stopped_run_is_evaluated_from_before_it_and_the_report_marks_it(tmp_p
     assert (run.status, results.diverged_at(run)) == ("failed", 24)
     assert any(b.startswith("tiny: diverged at step 24 (loss l1") and "it stopped there" in b
                for b in results.data["banners"])
+
+
+def test_a_resumed_run_reports_what_an_uninterrupted_one_does(tmp_path):
+    config = toy_method.tiny_config(*RUN, f"method.options.collapse_at_step={COLLAPSE}")
+    whole = runs.RunFolder(train(config, run_dir=tmp_path / "whole", progress=False))
+    resumed = runs.RunFolder(train(config, run_dir=tmp_path / "resumed", progress=False))
+    for step in (16, 20, 24, 28):  # as if it had died after step 12's checkpoint
+        runs.checkpoint_path(resumed, step).unlink()
+        runs.checksum_path(runs.checkpoint_path(resumed, step)).unlink()
+    runs.fail_run(resumed, "killed")
+    train(config, run_dir=resumed.path, progress=False)  # 13 … 28 again: its watch replays 1 … 12
+    assert divergence_record.read(resumed.divergence_file) == divergence_record.read(whole.divergence_file)
+    assert min(s.step for s in divergence_record.read(resumed.divergence_file)) == 24
