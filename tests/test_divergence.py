@@ -57,6 +57,34 @@ def test_an_output_that_stops_depending_on_its_input_is_a_signal_but_a_flat_star
     assert (signal.signal, signal.name) == ("collapse", "center")
 
 
+# Measured: the quick profile's SRPNet recipe (lr 1e-3, batch 8, 64², the sample data) run on to
+# step 460 (docs/reliability.md): its logged g_hole and g_valid (every 10 steps, 10 … 400) and its
+# validation PSNR (every 20 steps, 20 … 400). It diverges between steps 350 and 360.
+SRPNET_G_HOLE = (0.4482, 0.3952, 0.3626, 0.3502, 0.3377, 0.3725, 0.3221, 0.3352, 0.2852, 0.3191, 0.3144,
+                 0.2950, 0.3253, 0.3188, 0.2837, 0.2863, 0.2704, 0.2581, 0.2952, 0.2746, 0.2613, 0.2658,
+                 0.2761, 0.2654, 0.2686, 0.2549, 0.2343, 0.2392, 0.2543, 0.2703, 0.2628, 0.2718, 0.2502,
+                 0.2493, 0.2662, 0.4389, 0.7942, 0.7498, 0.7603, 0.7839)
+SRPNET_G_VALID = (0.4066, 0.3591, 0.3473, 0.3102, 0.3073, 0.3308, 0.3048, 0.2909, 0.2657, 0.2624, 0.2450,
+                  0.2481, 0.2696, 0.2745, 0.2362, 0.2373, 0.2287, 0.2224, 0.2242, 0.2187, 0.2134, 0.2145,
+                  0.2051, 0.1989, 0.2210, 0.2177, 0.1939, 0.1936, 0.2033, 0.2151, 0.2024, 0.2090, 0.1994,
+                  0.1967, 0.2095, 0.4226, 0.8201, 0.7739, 0.7800, 0.7921)
+SRPNET_PSNR = {"center": (19.75, 21.82, 20.08, 21.34, 22.44, 22.37, 21.96, 23.06, 21.87, 23.08, 23.00, 23.59,
+                          23.09, 23.06, 22.38, 23.44, 22.97, 14.16, 14.16, 14.16),
+               "irregular_3": (17.94, 18.90, 18.22, 18.46, 20.07, 19.82, 19.55, 20.28, 19.76, 20.61, 20.83,
+                               20.73, 21.11, 20.93, 20.47, 20.94, 21.20, 11.97, 12.05, 12.05)}
+
+
+def test_the_measured_srpnet_divergence_trips_at_step_360_and_nothing_before_it():
+    watch = Watch(("g_hole", "g_valid"))
+    losses = [s for step, hole, valid in zip(range(10, 401, 10), SRPNET_G_HOLE, SRPNET_G_VALID)
+              for s in watch.losses(step, {"g_hole": hole, "g_valid": valid, "lr": 1e-3})]
+    assert [(s.step, s.name) for s in losses] == [(360, "g_valid"), (370, "g_hole")]
+    scores = [s for i, step in enumerate(range(20, 401, 20))
+              for s in watch.validation(step, [{"setting": name, "psnr": values[i], "spread": 40.0}
+                                               for name, values in SRPNET_PSNR.items()])]
+    assert [(s.step, s.name) for s in scores] == [(360, "center"), (360, "irregular_3")]
+
+
 def test_spread_is_the_hole_pixels_deviation_across_images_in_grey_levels():
     holes = torch.zeros(3, 1, 4, 4)
     holes[:, :, :2] = 1  # the top half is a hole in every image
