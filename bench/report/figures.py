@@ -233,8 +233,10 @@ def learning_curve_figure(curves: list[tuple[str, str, pd.DataFrame]], levels: l
             ax.plot(rows["step"], rows["psnr"], "-o", color=_colour(method), markersize=3, label=label)
             if label in diverged:
                 ax.axvline(diverged[label], color=_colour(method), linestyle="--", linewidth=1.2)
+                late = diverged[label] > (rows["step"].min() + rows["step"].max()) / 2  # label left of the line
                 ax.annotate(f"diverged (step {diverged[label]})", (diverged[label], 1),
-                            xycoords=("data", "axes fraction"), xytext=(3, -10), textcoords="offset points",
+                            xycoords=("data", "axes fraction"), xytext=(-3 if late else 3, -10),
+                            textcoords="offset points", ha="right" if late else "left",
                             fontsize=7, color=_colour(method))
         for level in levels:
             if setting.name in level.values:
