@@ -46,9 +46,9 @@ LOSS_FACTOR = 2.0
 PSNR_DROP_DB = 5.0
 
 # Collapse. Measured on SRPNet's checkpoints: `spread` 45.4 / 38.4 grey levels (centre /
-# irregular_3) at step 100, 49.2 / 43.1 at 200, 62.8 / 52.3 at 300, exactly 0 at 400 (one output
-# for every image). The toy starts near-constant (0.58 at its step 4, then over 1.4): hence "no
-# longer", a setting must have been over the floor before.
+# irregular_3) at step 100, 49.2 / 43.1 at 200, 62.8 / 52.3 at 300, exactly 0 at 400 and 460
+# (one output for every image). The toy starts near-constant (0.58 at its step 4, then over
+# 1.4): hence "no longer", a setting must have been over the floor before.
 SPREAD_FLOOR = 1.0
 
 SIGNALS = ("loss", "validation", "collapse")
