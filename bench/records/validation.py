@@ -3,8 +3,9 @@ columns and the only code that writes, reads or truncates it.
 
 One row per (step, setting): the generator of that step scored on the fixed validation subset
 (bench.validation) — mean L1 (the tables' default variant), PSNR, MS-SSIM, the spread of the
-predictions across the images (bench.divergence.spread, grey levels) and the seconds it took. Appended whole and fsynced like losses.csv; a resumed run cuts the rows of the steps it
-runs again. A monitor only: nothing selects a checkpoint from it.
+predictions across the images (bench.divergence.spread, grey levels) and the seconds it took.
+Appended whole and fsynced like losses.csv; a resumed run cuts the rows of the steps it runs
+again. A monitor only: nothing selects a checkpoint from it.
 """
 
 from __future__ import annotations

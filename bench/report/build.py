@@ -422,7 +422,8 @@ def learning_curves(results: Results) -> list[tuple[str, str]]:
         caption = (f"{dataset}: validation PSNR during training (first {'/'.join(map(str, counts))} test "
                    "images, the evaluator's masks); horizontal lines: each training-free reference's mean "
                    "over its whole evaluation" + ("; dashed: the paper's SRPNet" if paper else "")
-                   + ("; vertical dashed line: a run's first sign of divergence (bench.divergence)" if diverged else ""))
+                   + ("; vertical dashed line: a run's first sign of divergence (bench.divergence)"
+                      if diverged else ""))
         found.append((caption, figures.data_uri(figures.learning_curve_figure(curves, levels, dataset, diverged))))
     return found
 
