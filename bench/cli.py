@@ -236,23 +236,25 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @command("status", "say whether runs are running (a live process holds the lock), evaluating, finished or failed, "
-         "and why; one line per run, exit status 1 if any could not be read",
+         "and why, with their last validation and any sign of divergence; exit status 1 if any could not be read",
          _status_arguments)
 def _status(args: argparse.Namespace) -> int:
     from bench import runs
-    from bench.records import validation
+    from bench.records import divergence, validation
 
     unreadable = 0
     for path in args.runs:  # every run gets its line, whatever the others hold
+        folder = runs.RunFolder(path)
         try:
-            status, detail = runs.run_status(runs.RunFolder(path))
-            last = validation.last_line(runs.RunFolder(path).validation_file)
+            status, detail = runs.run_status(folder)
+            last = validation.last_line(folder.validation_file)
+            signs = divergence.lines(folder.divergence_file)
         except Exception as error:
             unreadable += 1
-            status, detail, last = "unreadable", str(error), None
+            status, detail, last, signs = "unreadable", str(error), None, []
         print(f"{path}: {status}" + (f" — {detail}" if detail else ""))
-        if last is not None:
-            print(f"  {last}")
+        for line in ([] if last is None else [last]) + signs:
+            print(f"  {line}")
     return 1 if unreadable else 0
 
 

@@ -104,6 +104,8 @@ class TrainConfig:
     validate_count: int = field(default=16, metadata={"min": 1})
     validate_masks: tuple[str, ...] = field(default=("center", "irregular_3"),
                                             metadata={"choices": EVAL_MASK_SETTINGS})
+    # Stop at the first sign of divergence (bench.divergence), keeping the checkpoints before it.
+    stop_on_divergence: bool = False
 
 
 @dataclass(frozen=True)

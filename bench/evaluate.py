@@ -317,6 +317,11 @@ class Evaluator:
             check_checkpoint(path, record, config)
             self.method = method_from_checkpoint(record, device)
             self.checkpoint, self.sha256 = path.name, runs.file_sha256(path)
+            diverged = self.run_folder.read_manifest().diverged_at if self.rank == 0 else None
+            if diverged is not None:
+                note(f"{self.run_folder.path} stopped on divergence at step {diverged} of its "
+                     f"{config.train.iterations}: scoring {path.name}, from before it (status failed, "
+                     "not a full-budget run)")
         self.method.eval()
         self.dataset = open_data(config, "test")
         bound = self.run_folder if shared is None else runs.RunFolder(shared)  # whose split it trained on

@@ -232,6 +232,10 @@ class Method(abc.ABC):
     """An inpainting method: its networks, its optimisers and its own training step."""
 
     name: str = "method"
+    # The logged losses the trainer watches for a jump (bench.divergence): those that should only
+    # fall or level off while the method learns, its reconstruction terms (adversarial ones swing
+    # by design). None: every logged value.
+    watched_losses: tuple[str, ...] | None = None
 
     def __init__(self) -> None:
         self.networks: dict[str, nn.Module] = {}

@@ -1,7 +1,7 @@
 """Run folders: results/runs/<id>/ with its config, manifest, method card and checkpoints.
 
 Layout (see the interfaces brief): config.yaml, manifest.json, method.json, checkpoints/
-step_NNNNNNN.pt (the last K kept), tb/, losses.csv, validation.csv, eval/. Every file is written atomically
+step_NNNNNNN.pt (the last K kept), tb/, losses.csv, validation.csv, divergence.csv, eval/. Every file is written atomically
 (temporary file in the same folder, flush + fsync, os.replace), so a crash leaves either the old
 or the new version; a write that fails (a full disk, Ctrl-C) names the file and says that the
 old version is kept. A finished run is never overwritten; an unfinished one with the same
@@ -249,6 +249,11 @@ class RunFolder:
         return self.path / "validation.csv"
 
     @property
+    def divergence_file(self) -> Path:
+        """The signs of divergence training saw (bench.records.divergence)."""
+        return self.path / "divergence.csv"
+
+    @property
     def eval_dir(self) -> Path:
         return self.path / "eval"
 
@@ -336,6 +341,14 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
                 f"{run.path}: run {manifest.run_id!r} is finished and is never overwritten; "
                 f"evaluate it with `inpaint-bench evaluate {run.path}` or train again under a "
                 "new id (--run-id NEW)"
+            )
+        if manifest.diverged_at is not None:  # resuming would replay the same steps into it
+            raise RunError(
+                f"{run.path}: run {manifest.run_id!r} stopped on divergence at step "
+                f"{manifest.diverged_at} (train.stop_on_divergence) and is not resumed: the same "
+                "steps would lead to the same divergence; evaluate its last checkpoint, from "
+                f"before it (`inpaint-bench evaluate {run.path}`), or train again under a new id "
+                "(--run-id NEW) with a lower learning rate"
             )
         stored = config_module.to_dict(run.read_config())
         changed = config_module.differences(stored, wanted)

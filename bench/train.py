@@ -16,6 +16,11 @@ deterministic on GPU). Resume takes the newest checkpoint that matches its recor
 With `train.validate_every`, rank 0 scores the generator on a fixed test subset every N steps and
 at the end (bench.validation: validation.csv and TensorBoard), leaving training bit-identical.
 
+Rank 0 checks every logged step and validation for signs of divergence (bench.divergence: a loss
+jump, a validation drop, a collapsed output), says each on stderr and records it
+(divergence.csv); with `train.stop_on_divergence` every process stops at the first, before that
+step's checkpoint, and the manifest records the step (such a run is failed and not resumed).
+
 Rank 0 holds the run folder's lock (bench.lock) from before the folder is opened until the
 process ends, records the train and test split lists' checksums in the manifest (a resume on a
 different split is refused), and marks the run failed with its one-line error on any exception
@@ -40,12 +45,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from bench import config as config_module
-from bench import distributed, lock, methods, runs, validation
+from bench import distributed, divergence, lock, methods, runs, validation
 from bench.config import Config
 from bench.data import augment, datasets, masks, splits
 from bench.data.images import color_jitter, to_image, to_tensor
 from bench.method import Method, MethodSpec
 from bench.records import checkpoint as checkpoint_record
+from bench.records import divergence as divergence_record
 from bench.records import validation as validation_record
 from bench.setup import (build_method, command_overrides, describe_device, method_spec, open_data,
                          resolve_device, say)
@@ -58,6 +64,10 @@ PEN_NET_JITTER = 0.05  # ColorJitter(0.05, 0.05, 0.05, 0.05) in PEN-Net's core/d
 
 class TrainingError(RuntimeError):
     """Training stopped: a non-finite loss or weight, or a batch that does not split."""
+
+
+class Diverged(TrainingError):
+    """Training stopped at a sign of divergence (train.stop_on_divergence)."""
 
 
 # --- the data stream ---------------------------------------------------------------------------
@@ -346,10 +356,12 @@ class Trainer:
             losses = distributed.mean_across(losses)
             done = step + 1
             self._check_losses(done, losses)
-            if logger is not None:
-                logger.step(done, losses)
-            if self.validator is not None and validation.due(self.config, done):
-                logger.validation(self.validator.run(self.method, done))
+            signals = logger.step(done, losses) if logger is not None else []
+            validating = validation.due(self.config, done)
+            if self.validator is not None and validating:
+                signals += logger.validation(self.validator.run(self.method, done))
+            if settings.stop_on_divergence and (logged(settings, done) or validating):
+                self._stop_if_diverged(done, signals)
             if done % settings.checkpoint_every == 0 or done == settings.iterations:
                 self.save(done)
 
@@ -364,6 +376,16 @@ class Trainer:
             shown = ", ".join(f"{k}={v}" for k, v in bad.items())
             raise TrainingError(f"step {step}: non-finite loss ({shown}); training stopped. "
                                 f"{self._last_good()}")
+
+    def _stop_if_diverged(self, step: int, signals: list[divergence.Signal]) -> None:
+        """Stop every process at rank 0's first sign of divergence, before this step's checkpoint."""
+        first = distributed.broadcast_object(signals[0] if signals else None)
+        if first is None:
+            return
+        if self.rank == 0:
+            self.run_folder.update_manifest(diverged_at=step)
+        raise Diverged(f"step {step}: stopped on divergence (train.stop_on_divergence): {first.message}. "
+                       f"{self._last_good()}")
 
     def _last_good(self) -> str:
         if self.last_checkpoint is None:
@@ -405,16 +427,25 @@ class Trainer:
         return ((torch.cat(rows, dim=1) + 1) / 2).clamp(0, 1).cpu()
 
 
+def logged(settings: config_module.TrainConfig, step: int) -> bool:
+    """Whether 1-based `step` writes its losses to losses.csv (every N, and the last)."""
+    return step % settings.log_every == 0 or step == settings.iterations
+
+
 class Logger:
-    """Rank 0's progress bar, TensorBoard scalars and previews, and losses.csv."""
+    """Rank 0's progress bar, TensorBoard scalars and previews, losses.csv, and the divergence
+    watch over what it logs (bench.divergence; said and recorded in divergence.csv)."""
 
     def __init__(self, trainer: Trainer, start: int) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.trainer = trainer
         self.train = trainer.config.train
-        runs.truncate_losses(trainer.run_folder, start + 1)
-        validation_record.truncate(trainer.run_folder.validation_file, start + 1)
+        folder = trainer.run_folder
+        runs.truncate_losses(folder, start + 1)
+        validation_record.truncate(folder.validation_file, start + 1)
+        divergence_record.truncate(folder.divergence_file, start + 1)
+        self.watch = self._watch_replayed(trainer.method.watched_losses)
         self.writer = SummaryWriter(str(trainer.run_folder.tb), purge_step=start + 1)
         self.bar = tqdm(total=self.train.iterations, initial=start, unit="step",
                         disable=not trainer.progress, dynamic_ncols=True)
@@ -422,19 +453,36 @@ class Logger:
         self.steps = 0
         self.window_start = time.perf_counter()
 
-    def step(self, done: int, losses: dict[str, float]) -> None:
+    def _watch_replayed(self, watched: tuple[str, ...] | None) -> divergence.Watch:
+        """A divergence watch that has seen the run's kept losses and validations (a resumed
+        run's watch is the one an uninterrupted run would have)."""
+        watch = divergence.Watch(watched)
+        folder = self.trainer.run_folder
+        logged_steps: dict[int, dict[str, float]] = {}
+        for row in runs.read_losses(folder.losses_file) if folder.losses_file.is_file() else []:
+            logged_steps.setdefault(int(row["step"]), {})[row["name"]] = float(row["value"])
+        for step, means in logged_steps.items():
+            watch.losses(step, means)
+        frame = validation_record.read(folder.validation_file)
+        for step, rows in ([] if frame is None else frame.groupby("step", sort=True)):
+            watch.validation(int(step), rows.to_dict("records"))
+        return watch
+
+    def step(self, done: int, losses: dict[str, float]) -> list[divergence.Signal]:
+        """Count one step's losses; at a logged step, log them; return the signs of divergence."""
         for name, value in losses.items():
             total, count = self.sums.get(name, (0.0, 0))
             self.sums[name] = (total + value, count + 1)
         self.steps += 1
         self.bar.update(1)
-        if done % self.train.log_every == 0 or done == self.train.iterations:
-            self.flush(done)
+        signals = self.flush(done) if logged(self.train, done) else []
         if done % self.train.sample_every == 0:
             self.writer.add_image("samples", self.trainer.preview(), done)
+        return signals
 
-    def flush(self, done: int) -> None:
-        """Log each loss's mean over the steps since the last log that reported it, at `done`."""
+    def flush(self, done: int) -> list[divergence.Signal]:
+        """Log each loss's mean over the steps since the last log that reported it, at `done`;
+        return the loss signals of divergence it shows."""
         means = {name: total / count for name, (total, count) in self.sums.items()}
         elapsed = time.perf_counter() - self.window_start
         speed = self.steps * self.trainer.global_batch / max(elapsed, 1e-9)
@@ -445,14 +493,25 @@ class Logger:
         self.bar.set_postfix({**{k: f"{v:.4g}" for k, v in means.items()}, "img/s": f"{speed:.1f}"})
         self.sums, self.steps = {}, 0
         self.window_start = time.perf_counter()
+        return self.report(self.watch.losses(done, means))
 
-    def validation(self, rows: list[dict[str, object]]) -> None:
-        """validation.csv and TensorBoard's validation/<setting>/<metric> scalars."""
+    def validation(self, rows: list[dict[str, object]]) -> list[divergence.Signal]:
+        """validation.csv and TensorBoard's validation/<setting>/<metric> scalars; return the
+        validation and collapse signals of divergence."""
         validation_record.append(self.trainer.run_folder.validation_file, rows)
         for row in rows:
             for column in validation_record.COLUMNS[2:]:
                 self.writer.add_scalar(f"validation/{row['setting']}/{column}", row[column], row["step"])
         say(validation_record.last_line(self.trainer.run_folder.validation_file))
+        return self.report(self.watch.validation(int(rows[0]["step"]), rows))
+
+    def report(self, signals: list[divergence.Signal]) -> list[divergence.Signal]:
+        """Say each sign of divergence on stderr and record it in divergence.csv."""
+        if signals:
+            divergence_record.append(self.trainer.run_folder.divergence_file, signals)
+        for signal in signals:
+            say(f"divergence at step {signal.step}: {signal.message}")
+        return signals
 
     def close(self) -> None:
         self.writer.close()

@@ -4,7 +4,8 @@ Every `train.validate_every` steps and at the end, the trainer (rank 0) scores t
 `train.validate_count` test images under each of `train.validate_masks` (the centre square and one
 irregular bucket by default) through the evaluator's own code path (`bench.evaluate`'s fixed test
 masks, `scored_batches`, `bench.metrics`) and logs the means to validation.csv
-(bench.records.validation) and TensorBoard. It is a monitor only: it never selects a checkpoint,
+(bench.records.validation) and TensorBoard, with the spread of the predictions across the images
+(bench.divergence's collapse check). It is a monitor only: it never selects a checkpoint,
 and it leaves training exactly as it was (every RNG state forked and restored, the networks back
 in training mode), so a run ends with the same weights with validation on or off.
 """
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from bench import metrics
+from bench import divergence, metrics
 from bench.config import Config
 from bench.data import masks
 from bench.evaluate import MaskedImages, scored_batches, test_mask_set
@@ -55,12 +56,13 @@ class Validator:
             try:
                 for name, loader in self.loaders.items():
                     start = time.perf_counter()
-                    scores = [s for _, _, s in scored_batches(method, loader, self.device,
-                                                              seed=self.config.eval.mask_seed)]
-                    means = {k: float(np.concatenate([s[k] for s in scores]).mean()) for k in metrics.METRICS}
+                    batches = list(scored_batches(method, loader, self.device, seed=self.config.eval.mask_seed))
+                    means = {k: float(np.concatenate([s[k] for _, _, s in batches]).mean()) for k in metrics.METRICS}
+                    spread = divergence.spread(torch.cat([c for _, c, _ in batches]),
+                                               torch.cat([b["mask"] for b, _, _ in batches]))
                     found.append({"step": step, "setting": name,
                                   **{column: means[m] for column, m in metrics.TABLE_METRICS.items()},
-                                  "seconds": round(time.perf_counter() - start, 3)})
+                                  "spread": spread, "seconds": round(time.perf_counter() - start, 3)})
             finally:
                 method.train()
         return found

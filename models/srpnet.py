@@ -37,6 +37,7 @@ class SRPNetMethod(Method):
     """Pyramid-context generator + critic(s), trained with PEN-Net's losses and schedule."""
 
     name = "srpnet"
+    watched_losses = ("g_hole", "g_valid")  # the L1 terms (bench.divergence)
 
     def __init__(
         self,

@@ -163,7 +163,7 @@ def test_validation_leaves_training_bit_identical_and_runs_every_n_steps_and_at_
 
 def test_a_resumed_run_cuts_the_validation_rows_it_will_write_again(tmp_path):
     path = tmp_path / "validation.csv"
-    row = {"l1": 1.0, "psnr": 20.0, "msssim": 50.0, "seconds": 0.1}
+    row = {"l1": 1.0, "psnr": 20.0, "msssim": 50.0, "spread": 30.0, "seconds": 0.1}
     validation_record.append(path, [{"step": s, "setting": "center", **row} for s in (3, 6)])
     path.write_bytes(path.read_bytes() + b"9,cen")  # killed mid-line
     validation_record.truncate(path, 4)  # resuming from step 3

@@ -3,7 +3,9 @@
 `build(spec)` makes a two-layer convolutional inpainter with one Adam optimiser. Options make
 it useful for tests: `noise` adds seeded torch noise to its input (so exact resume must restore
 the RNG), `sleep` slows each step (so a test can kill it mid-run), `nan_at_step` makes the loss
-non-finite at that step.
+non-finite at that step, `collapse_at_step` makes it diverge there: from that 0-based step on its
+output layer's weights are zero and its bias saturates, so its output is white whatever the
+input and its loss jumps.
 
 `OfficialToy` reads released weights (`read_official`: a plain state dict of its network), which
 the evaluator needs for official checkpoints; "toy-plain" is the same method without them.
@@ -29,7 +31,7 @@ ENTRIES = {
     "toy": methods.Entry("tests.toy_method:build", "a two-layer test inpainter", "#2e7d32"),
     "toy-plain": methods.Entry("tests.toy_method:build_plain", "the same, without released weights", "#558b2f"),
 }
-DEFAULTS = {"width": 8, "noise": 0.0, "sleep": 0.0, "nan_at_step": -1}
+DEFAULTS = {"width": 8, "noise": 0.0, "sleep": 0.0, "nan_at_step": -1, "collapse_at_step": -1}
 
 
 class ToyMethod(Method):
@@ -50,6 +52,10 @@ class ToyMethod(Method):
     def train_step(self, images: torch.Tensor, masks: torch.Tensor, step: int) -> dict[str, float]:
         if self.options["sleep"]:
             time.sleep(self.options["sleep"])
+        if 0 <= self.options["collapse_at_step"] <= step:
+            with torch.no_grad():
+                self.networks["g"][-2].weight.zero_()
+                self.networks["g"][-2].bias.fill_(5.0)
         if self.options["noise"]:
             images = images + self.options["noise"] * torch.randn_like(images)
         prediction = self._predict(images, masks, self.replica("g"))

@@ -125,6 +125,7 @@ class GLCIC(Method):
     """Completion network + global/local context discriminator, three training phases."""
 
     name = "glcic"
+    watched_losses = ("mse",)  # the completion network's reconstruction term (bench.divergence)
     released_mean: tuple[float, float, float] | None = None  # a loaded release's `mean`
 
     def __init__(self, spec: MethodSpec) -> None:

@@ -154,6 +154,8 @@ def evaluating(*nets: nn.Module) -> Iterator[None]:
 class PICNet(Method):
     """E, G, D, D_rec; optimisers "G" (G + E) and "D" (D + D_rec)."""
 
+    watched_losses = ("app_rec",)  # the reconstruction path's L1 (bench.divergence)
+
     def __init__(self, spec: MethodSpec, options: dict):
         super().__init__()
         self.spec = spec

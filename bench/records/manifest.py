@@ -2,10 +2,11 @@
 
 What a run was (id, profile, method, dataset, seed), where and from what code it ran (git state,
 package versions, command, device, world size), its life (started, finished, status, resumes,
-the error that stopped it) and what it is bound to (the weights' provenance, the split lists'
-checksums). `bench.runs` writes manifest.json as `Manifest.to_dict()` and reads it with
-`from_dict`, which checks every key and value (`bench.typed`, as the run config is checked) and
-names the file; `replace` checks its changes the same way.
+the error that stopped it, the step it stopped on divergence at) and what it is bound to (the
+weights' provenance, the split lists' checksums). `bench.runs` writes manifest.json as
+`Manifest.to_dict()` and reads it with `from_dict`, which checks every key and value
+(`bench.typed`, as the run config is checked) and names the file; `replace` checks its changes
+the same way.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class Manifest:
     status: Literal["running", "finished", "failed"] = "running"  # as last written (runs.run_status: as now)
     resumed: list[str] = field(default_factory=list)  # ISO time of each resume
     error: str | None = field(default=None, metadata={"empty": True})  # a failed attempt's one-line error
+    # the step a run stopped at on a sign of divergence (train.stop_on_divergence; status failed)
+    diverged_at: int | None = field(default=None, metadata={"min": 1})
     provenance: dict[str, Any] | None = None  # where the weights come from (trained/released)
     split: dict[str, Any] | None = None  # the train/test split lists' checksums (bench.data.splits)
     official_checkpoint: str | None = None  # the released file an evaluation-only run scored

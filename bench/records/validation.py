@@ -2,9 +2,10 @@
 columns and the only code that writes, reads or truncates it.
 
 One row per (step, setting): the generator of that step scored on the fixed validation subset
-(bench.validation) — mean L1 (the tables' default variant), PSNR, MS-SSIM, and the seconds it
-took. Appended whole and fsynced like losses.csv; a resumed run cuts the rows of the steps it
-runs again. A monitor only: nothing selects a checkpoint from it.
+(bench.validation) — mean L1 (the tables' default variant), PSNR, MS-SSIM, the spread of the
+predictions across the images (bench.divergence.spread, grey levels) and the seconds it took.
+Appended whole and fsynced like losses.csv; a resumed run cuts the rows of the steps it runs
+again. A monitor only: nothing selects a checkpoint from it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pandas as pd
 from bench import runs
 from bench.records import reading
 
-COLUMNS = ("step", "setting", "l1", "psnr", "msssim", "seconds")
+COLUMNS = ("step", "setting", "l1", "psnr", "msssim", "spread", "seconds")
 FIX = "it is a monitor only: move it aside and the next validation starts a new one"
 
 

@@ -418,6 +418,7 @@ def learning_curves(results: Results) -> list[tuple[str, str]]:
     for dataset in dict.fromkeys(r.dataset for r in results.runs if r.validation is not None):
         group = [r for r in results.runs if r.dataset == dataset]
         curves = [(r.run_id, r.method, results.validation(r)) for r in group if r.validation is not None]
+        diverged = {r.run_id: step for r in group if (step := results.diverged_at(r)) is not None}
         levels = [figures.Level(f"{r.method} (training-free, evaluated)", r.method, r.levels)
                   for r in group if r.training_free and r.levels]
         comparable = dataset in tables.DATASET_ORDER and not any(r.smoke for r in group)
@@ -427,8 +428,10 @@ def learning_curves(results: Results) -> list[tuple[str, str]]:
         counts = sorted({int(r.setting("train.validate_count", 0)) for r in group if r.validation is not None})
         caption = (f"{dataset}: validation PSNR during training (first {'/'.join(map(str, counts))} test "
                    "images, the evaluator's masks); horizontal lines: each training-free reference's mean "
-                   "over its whole evaluation" + ("; dashed: the paper's SRPNet" if paper else ""))
-        found.append((caption, figures.data_uri(figures.learning_curve_figure(curves, levels, dataset))))
+                   "over its whole evaluation" + ("; dashed: the paper's SRPNet" if paper else "")
+                   + ("; vertical dashed line: a run's first sign of divergence (bench.divergence)"
+                      if diverged else ""))
+        found.append((caption, figures.data_uri(figures.learning_curve_figure(curves, levels, dataset, diverged))))
     return found
 
 
@@ -461,7 +464,7 @@ def render(report_dir: Path) -> Path:
     plots = [(specs[key].title, figures.data_uri(figures.bucket_figure(
                  built[key], specs[key].title, (built[key]["status"] == tables.STATUS_OK).any())))
              for key in specs if specs[key].per_bucket and built[key]["n"].notna().any()]
-    losses = [figures.loss_figure(frame, f"{run.run_id} ({run.method})")
+    losses = [figures.loss_figure(frame, f"{run.run_id} ({run.method})", results.diverged_at(run))
               for run, frame in ((run, results.losses(run)) for run in runs)
               if frame is not None and not frame.empty]
     html = _environment().get_template("report.html").render(

@@ -4,12 +4,14 @@
   paper's value where it is comparable (the report's first picture).
 - `bucket_figure`: metric versus irregular-mask bucket for one dataset (ours solid, paper dashed).
 - `loss_figure`: a run's training losses from losses.csv (one panel per logged name that
-  changes; constant ones, such as a fixed learning rate, become one line of text).
+  changes; constant ones, such as a fixed learning rate, become one line of text), its first
+  sign of divergence (bench.divergence) a vertical line.
 - `sample_grid`: a qualitative grid like the paper's Figures 5, 6 and A1 for one dataset (or
   sample-set domain): ground truth, masked input and each run's output on the same image and
   mask, one row per mask setting (centre, the smallest and the largest bucket), from eval/samples.
 - `learning_curve_figure`: validation PSNR against step for a dataset's trained runs, with the
-  training-free references (and the paper's number) as horizontal lines.
+  training-free references (and the paper's number) as horizontal lines and each run's first
+  sign of divergence as a labelled vertical line.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import base64
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
 import matplotlib
 
@@ -34,6 +37,7 @@ from bench.tables import METHOD_ORDER, METRICS, SOURCE_SAMPLE  # noqa: E402
 OTHER_COLOUR = "#555555"
 SAMPLE_FOLDERS = {s.folder: s for s in EVAL_SETTINGS}  # sample folder → its evaluation setting
 LOSS_PANELS_MAX = 12
+DIVERGED_COLOUR = "#c62828"
 
 
 def png_bytes(figure: plt.Figure) -> bytes:
@@ -155,10 +159,11 @@ class LossFigure:
     caption: str
 
 
-def loss_figure(losses: pd.DataFrame, title: str) -> LossFigure:
+def loss_figure(losses: pd.DataFrame, title: str, diverged_at: int | None = None) -> LossFigure:
     """One small panel per logged name that changes (the first 12 by name): the values as
     logged and, where there are at least 50 of them, a moving mean over 1/25 of them; names with
-    one value throughout (a fixed learning rate, a single log) are given in the caption instead."""
+    one value throughout (a fixed learning rate, a single log) are given in the caption instead.
+    `diverged_at`: the step of the run's first sign of divergence, a red vertical line."""
     constant = {name: series["value"].iloc[0] for name, series in losses.groupby("name")
                 if series["value"].nunique() == 1}
     names = sorted(set(losses["name"]) - set(constant))[:LOSS_PANELS_MAX]
@@ -177,6 +182,8 @@ def loss_figure(losses: pd.DataFrame, title: str) -> LossFigure:
                 windows.append(window)
                 ax.plot(series["step"], series["value"].rolling(window, min_periods=1).mean(),
                         color="#123", linewidth=1.4)
+            if diverged_at is not None:
+                ax.axvline(diverged_at, color=DIVERGED_COLOUR, linestyle="--", linewidth=1)
             ax.set_title(name, fontsize=8)
             ax.tick_params(labelsize=7)
             ax.grid(alpha=0.3)
@@ -192,7 +199,8 @@ def loss_figure(losses: pd.DataFrame, title: str) -> LossFigure:
     else:
         drawn = "values as logged (too few points for a moving mean)"
     flat = ", ".join(f"{name} = {value:.4g}" for name, value in sorted(constant.items()))
-    caption = "; ".join(part for part in (drawn, f"one value throughout, not drawn: {flat}" if flat else "")
+    marked = f"red dashed line: first sign of divergence (step {diverged_at})" if diverged_at else ""
+    caption = "; ".join(part for part in (drawn, marked, f"one value throughout, not drawn: {flat}" if flat else "")
                         if part)
     return LossFigure(png, f"{title}: {caption}, from losses.csv.")
 
@@ -208,10 +216,13 @@ class Level:
 
 
 def learning_curve_figure(curves: list[tuple[str, str, pd.DataFrame]], levels: list[Level],
-                          title: str) -> bytes:
+                          title: str, diverged: Mapping[str, int] | None = None) -> bytes:
     """Validation PSNR against step, one panel per validation setting: each trained run's
     validation.csv a line (`curves`: label, method, its rows), each `levels` entry (the
-    training-free references, the paper's number) a horizontal line across the panel."""
+    training-free references, the paper's number) a horizontal line across the panel, and for
+    each curve label in `diverged` a dashed vertical line in its colour at the step of its first
+    sign of divergence, labelled."""
+    diverged = diverged or {}
     names = {name for _, _, frame in curves for name in frame["setting"]}
     settings = [s for s in EVAL_SETTINGS if s.name in names]
     figure, axes = plt.subplots(1, len(settings), figsize=(5.2 * len(settings), 3.6), squeeze=False,
@@ -220,6 +231,13 @@ def learning_curve_figure(curves: list[tuple[str, str, pd.DataFrame]], levels: l
         for label, method, frame in curves:
             rows = frame[frame["setting"] == setting.name].sort_values("step")
             ax.plot(rows["step"], rows["psnr"], "-o", color=_colour(method), markersize=3, label=label)
+            if label in diverged:
+                ax.axvline(diverged[label], color=_colour(method), linestyle="--", linewidth=1.2)
+                late = diverged[label] > (rows["step"].min() + rows["step"].max()) / 2  # label left of the line
+                ax.annotate(f"diverged (step {diverged[label]})", (diverged[label], 1),
+                            xycoords=("data", "axes fraction"), xytext=(-3 if late else 3, -10),
+                            textcoords="offset points", ha="right" if late else "left",
+                            fontsize=7, color=_colour(method))
         for level in levels:
             if setting.name in level.values:
                 ax.axhline(level.values[setting.name], linestyle=level.style,

@@ -7,6 +7,7 @@
     out_dir/samples/<run>/   each run's eval/samples images, copied
     out_dir/losses/<run>.csv each run's losses.csv, copied
     out_dir/validation/<run>.csv each run's validation.csv (validation during training), copied
+    out_dir/divergence/<run>.csv each run's divergence.csv (signs of divergence while training), copied
 
 results.json: {"format": 2, "title", "generated" (UTC), "l1", "n_boot", "seed", "banners",
 "floor" (the floor sentence of a smoke-scale report, `bench.report.floor`, else null), "budget"
@@ -34,6 +35,7 @@ import pandas as pd
 from bench import audit, coverage, metrics, profiles, tables, typed
 from bench.records import manifest as manifest_record
 from bench.records import reading
+from bench.records import divergence as divergence_record
 from bench.records import validation as validation_record
 from bench.records.manifest import Manifest
 from bench.records.run_folder import RunRecord, lookup, read_losses, read_run_folder
@@ -75,6 +77,9 @@ class ReportFolder:
 
     def validation_file(self, run_id: str) -> Path:
         return self.path / "validation" / f"{run_id}.csv"
+
+    def divergence_file(self, run_id: str) -> Path:
+        return self.path / "divergence" / f"{run_id}.csv"
 
 
 def provenance_text(manifest: Manifest | None, digits: int = 12) -> str:
@@ -124,6 +129,7 @@ class ReportRun:
     training_free: bool = False  # a training-free reference (nothing trained or loaded)
     validation: str | None = None  # copied validation.csv, relative to the report folder
     levels: dict[str, float] = field(default_factory=dict)  # eval setting name → mean PSNR (bench.report.floor)
+    divergence: str | None = None  # copied divergence.csv, relative to the report folder
     # the `comparable` flag of the profile that planned it (bench/configs); None: no such profile
     profile_comparable: bool | None = None
 
@@ -169,10 +175,13 @@ def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder,
                 levels: Mapping[str, Mapping[str, float]]) -> ReportRun:
     run_id = typed.check_name(record.run_id, f"{record.path}: run id", ValueError)  # names report files
     own = rows[rows["run_id"] == run_id]
-    losses = samples = validation = None
+    losses = samples = validation = divergence = None
     if record.folder.validation_file.is_file():
         write_bytes(folder.validation_file(run_id), record.folder.validation_file.read_bytes())
         validation = str(folder.validation_file(run_id).relative_to(folder.path))
+    if record.folder.divergence_file.is_file():
+        write_bytes(folder.divergence_file(run_id), record.folder.divergence_file.read_bytes())
+        divergence = str(folder.divergence_file(run_id).relative_to(folder.path))
     if record.losses is not None:
         write_bytes(folder.losses_file(run_id), record.folder.losses_file.read_bytes())
         losses = str(folder.losses_file(run_id).relative_to(folder.path))
@@ -189,7 +198,19 @@ def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder,
                      [str(c) for c in own["checkpoint"].unique()], last, losses, samples,
                      run_status(record.folder)[0], sample_ids,
                      record.provenance.get("kind") == TRAINING_FREE_PROVENANCE["kind"], validation,
-                     dict(levels.get(run_id, {})), profiles.comparable(record.profile))
+                     dict(levels.get(run_id, {})), divergence, profiles.comparable(record.profile))
+
+
+def divergence_banner(record: RunRecord) -> str | None:
+    """The run's first sign of divergence in one sentence (and whether it stopped there), or None."""
+    found = divergence_record.read(record.folder.divergence_file)
+    if not found:
+        return None
+    first = min(found, key=lambda s: s.step)
+    stopped = record.manifest is not None and record.manifest.diverged_at is not None
+    return (f"{record.run_id}: diverged at step {first.step} ({first.message})"
+            + ("; it stopped there (train.stop_on_divergence): its rows score its last checkpoint before it, "
+               "not a full-budget run" if stopped else "; training went on"))
 
 
 def table_record(frame: pd.DataFrame) -> dict[str, Any]:
@@ -239,6 +260,7 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
     if (rows["source"] == tables.SOURCE_SAMPLE).any():
         banners.append(SAMPLE_BANNER)
     banners += [f"{PARTIAL_BANNER}: {reason}" for reason in incomplete.values()]
+    banners += [line for record in records if (line := divergence_banner(record)) is not None]
     write_json(folder.results_file, {
         "format": FORMAT,
         "title": title or f"inpaint-bench report: {', '.join(ids)}",
@@ -274,6 +296,11 @@ class Results:
 
     def validation(self, run: ReportRun) -> pd.DataFrame | None:
         return None if run.validation is None else validation_record.read(self.folder.path / run.validation)
+
+    def diverged_at(self, run: ReportRun) -> int | None:
+        """The step of the run's first sign of divergence (bench.records.divergence), or None."""
+        found = [] if run.divergence is None else divergence_record.read(self.folder.path / run.divergence)
+        return min((s.step for s in found), default=None)
 
 
 def read_results(path: Path) -> Results:
