@@ -173,6 +173,19 @@ def test_a_resumed_run_cuts_the_validation_rows_it_will_write_again(tmp_path):
         validation_record.read(path)
 
 
+def test_a_validation_log_written_before_the_spread_column_is_still_read_and_extended(tmp_path):
+    """Runs validated before issue 26 logged no spread: their validation.csv stays readable (the
+    spread missing) and a resume appends rows in the file's own columns."""
+    path = tmp_path / "validation.csv"
+    path.write_text("step,setting,l1,psnr,msssim,seconds\n200,center,9.5,23.1,80.0,0.5\n")
+    row = {"l1": 9.0, "psnr": 23.5, "msssim": 81.0, "spread": 30.0, "seconds": 0.4}
+    validation_record.append(path, [{"step": 400, "setting": "center", **row}])
+    frame = validation_record.read(path)
+    assert list(frame["step"]) == [200, 400] and list(frame["psnr"]) == [23.1, 23.5]
+    assert frame["spread"].isna().all()
+    assert path.read_text().splitlines()[-1] == "400,center,9.0,23.5,81.0,0.4"
+
+
 def test_resume_after_a_different_config_is_refused(tmp_path):
     cfg = toy_method.tiny_config("method.options.nan_at_step=3")
     with pytest.raises(train.TrainingError):

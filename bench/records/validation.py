@@ -18,19 +18,30 @@ from bench import runs
 from bench.records import reading
 
 COLUMNS = ("step", "setting", "l1", "psnr", "msssim", "spread", "seconds")
+# a run validated before the spread was logged (issue 26) keeps its file: read, resumed and
+# reported as it is, its spread missing
+EARLIER_COLUMNS = tuple(c for c in COLUMNS if c != "spread")
 FIX = "it is a monitor only: move it aside and the next validation starts a new one"
+
+
+def columns_of(path: Path) -> tuple[str, ...]:
+    """The columns a file holds: the earlier ones where its header says so, else COLUMNS."""
+    if path.is_file() and reading.text(path, FIX).split("\n", 1)[0] == ",".join(EARLIER_COLUMNS):
+        return EARLIER_COLUMNS
+    return COLUMNS
 
 
 def append(path: Path, rows: list[dict[str, object]]) -> None:
     """Append `rows` (each with every column), writing the header first into a new file."""
     runs.repair_log(path)
-    lines = [] if path.is_file() and path.stat().st_size else [runs.csv_line(list(COLUMNS))]
-    runs.append_lines(path, lines + [runs.csv_line([row[c] for c in COLUMNS]) for row in rows])
+    columns = columns_of(path)
+    lines = [] if path.is_file() and path.stat().st_size else [runs.csv_line(list(columns))]
+    runs.append_lines(path, lines + [runs.csv_line([row[c] for c in columns]) for row in rows])
 
 
 def truncate(path: Path, before_step: int) -> None:
     """Keep the rows of steps < `before_step` (a resumed run validates the rest again)."""
-    runs.truncate_steps(path, COLUMNS, FIX, before_step)
+    runs.truncate_steps(path, columns_of(path), FIX, before_step)
 
 
 def read(path: Path) -> pd.DataFrame | None:
@@ -38,8 +49,10 @@ def read(path: Path) -> pd.DataFrame | None:
     absent; a damaged file is one RecordError line naming it."""
     if not path.is_file():
         return None
-    numbers = [c for c in COLUMNS if c != "setting"]
-    frame = pd.DataFrame(reading.csv_rows(path, COLUMNS, FIX, numbers=numbers), columns=list(COLUMNS))
+    columns = columns_of(path)
+    numbers = [c for c in columns if c != "setting"]
+    frame = pd.DataFrame(reading.csv_rows(path, columns, FIX, numbers=numbers), columns=list(columns))
+    frame = frame.reindex(columns=list(COLUMNS))  # an earlier file's spread: missing (NaN)
     return frame.astype({"step": "int64", "setting": str, **{c: "float64" for c in COLUMNS[2:]}})
 
 
