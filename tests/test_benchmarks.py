@@ -87,3 +87,28 @@ def test_validation_cost_states_the_overhead_it_computes(capsys, tmp_path, monke
     assert result["paper_step_s"] == pytest.approx(4 * result["step_s"])
     assert result["overhead_pct"] == pytest.approx(100 * result["validation_s"] / (10 * result["paper_step_s"]))
     assert "2 images × 2 settings: center, irregular_3" in output and "% of training time" in output
+
+
+def test_learning_probe_validates_on_held_out_sources_never_the_test_split(capsys, tmp_path):
+    """The probe that chose the learn recipe: its validation images are crops of held-out sources'
+    train halves (no test-split image, no training source), and each row sits beside the floor."""
+    import torch
+
+    from bench.benchmarks import learning_probe
+    from bench.data import datasets
+
+    pool = {source for source, _ in learning_probe.sources(held_out=True)}
+    assert len(pool) == 8 and not pool & set(learning_probe.VALIDATION_SOURCES)
+    images = learning_probe.validation_images(64)
+    test = datasets.open_dataset("sample", "test", size=64)
+    assert len(images) == 8
+    assert not any(torch.equal(image, test[i]["image"]) for image in images for i in range(len(test)))
+    out = tmp_path / "probe.csv"
+    assert main(["benchmark", "learning_probe", "--method", "pennet", "--steps", "2", "--every", "1",
+                 "--batch", "2", "--scales", "2", "--out", str(out)]) == 0
+    rows = out.read_text().splitlines()
+    assert len(rows) == 3 and rows[0].startswith("label,method,size,batch,lr")
+    step, *_ = rows[2].split(",")[9:10]
+    assert step == "2"
+    center, meanfill, telea = (float(rows[2].split(",")[k]) for k in (11, 13, 14))
+    assert 5 < center < 60 and meanfill < telea
