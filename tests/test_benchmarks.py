@@ -97,15 +97,16 @@ def test_learning_probe_validates_on_held_out_sources_never_the_test_split(capsy
     from bench.benchmarks import learning_probe
     from bench.data import datasets
 
-    pool = {source for source, _ in learning_probe.sources(held_out=True)}
+    pool = {region.source for region in learning_probe.training_set(64, held_out=True).regions}
     assert len(pool) == 8 and not pool & set(learning_probe.VALIDATION_SOURCES)
+    assert len(learning_probe.training_set(64, held_out=False)) == 12
     images = learning_probe.validation_images(64)
     test = datasets.open_dataset("sample", "test", size=64)
     assert len(images) == 8
     assert not any(torch.equal(image, test[i]["image"]) for image in images for i in range(len(test)))
     out = tmp_path / "probe.csv"
     assert main(["benchmark", "learning_probe", "--method", "pennet", "--steps", "2", "--every", "1",
-                 "--batch", "2", "--scales", "2", "--out", str(out)]) == 0
+                 "--batch", "2", "--zoom", "2", "--out", str(out)]) == 0
     rows = out.read_text().splitlines()
     assert len(rows) == 3 and rows[0].startswith("label,method,size,batch,lr")
     step, *_ = rows[2].split(",")[9:10]

@@ -23,18 +23,22 @@ import numpy as np
 import torch
 
 from bench import methods, metrics
-from bench.data import masks, sample
+from bench.data import datasets, masks, sample
 from bench.data.images import to_tensor
 from bench.method import MethodSpec
+from bench.train import TrainStream
 
 VALIDATION_SOURCES = ("skimage:gravel", "skimage:rocket", "matplotlib:grace_hopper.jpg", "skimage:camera")
 SETTINGS = ("center", "irregular_3")
 
 
-def sources(held_out: bool) -> list[tuple[str, str]]:
-    """(source, domain) of the training sources: all but the validation ones unless not held out."""
-    return [(s, d) for d, (_, names) in sample.DOMAINS.items() for s in names
-            if not (held_out and s in VALIDATION_SOURCES)]
+def training_set(size: int, held_out: bool) -> datasets.SampleDataset:
+    """The sample train split, less the validation sources unless `held_out` is False."""
+    dataset = datasets.open_dataset("sample", "train", size=size)
+    keep = [i for i, region in enumerate(dataset.regions) if not (held_out and region.source in VALIDATION_SOURCES)]
+    for name in ("regions", "offsets", "ids", "domains"):
+        setattr(dataset, name, [getattr(dataset, name)[i] for i in keep])
+    return dataset
 
 
 def validation_images(size: int) -> torch.Tensor:
@@ -53,24 +57,6 @@ def validation_masks(setting: str, size: int, count: int) -> torch.Tensor:
     return torch.stack([torch.from_numpy(found[i][1])[None] for i in range(count)])
 
 
-def train_batch(pool: list[tuple[str, str]], size: int, batch: int, scales: int, rng: np.random.Generator,
-                mask_kind: str) -> tuple[torch.Tensor, torch.Tensor]:
-    images, holes = [], []
-    for _ in range(batch):
-        source, domain = pool[int(rng.integers(len(pool)))]
-        scale = int(rng.integers(1, scales + 1))
-        region = sample.halves(source, domain, size * scale)[0]
-        image = sample.scaled_source(source, size * scale)
-        left, top, width, height = region.box
-        x, y = int(rng.integers(0, width - size + 1)), int(rng.integers(0, height - size + 1))
-        crop = image.crop((left + x, top + y, left + x + size, top + y + size))
-        if rng.random() < 0.5:
-            crop = crop.transpose(0)
-        images.append(to_tensor(crop))
-        holes.append(torch.from_numpy(masks.training_mask(mask_kind, size, rng))[None])
-    return torch.stack(images), torch.stack(holes)
-
-
 def hole_psnr(method_inpaint, images: torch.Tensor, holes: torch.Tensor) -> float:
     with torch.no_grad():
         prediction = method_inpaint(images * (1 - holes), holes).float()
@@ -86,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--adversarial", type=float, default=None, help="adversarial weight (default: the method's)")
     parser.add_argument("--pyramid", type=float, default=None, help="pyramid weight (default: the method's)")
-    parser.add_argument("--scales", type=int, default=1, help="training crops from the source scaled 1..N times")
+    parser.add_argument("--zoom", type=int, default=1, help="data.train_zoom: training crops at a zoom of 1…N")
     parser.add_argument("--all-sources", action="store_true", help="train on all twelve sources")
     parser.add_argument("--masks", default="mixed")
     parser.add_argument("--every", type=int, default=250)
@@ -100,25 +86,27 @@ def main(argv: list[str] | None = None) -> None:
     spec = MethodSpec(image_size=args.size, iterations=args.steps, dataset="sample", seed=args.seed,
                       options=options)
     method = methods.create(args.method, spec)
+    weights = getattr(method, "loss_weights", {})  # the weights in force (None: the method has none)
     images = validation_images(args.size)
     held = {s: validation_masks(s, args.size, len(images)) for s in SETTINGS}
     floors = {}
     for name in ("mean-fill", "telea"):
         ref = methods.create(name, MethodSpec(image_size=args.size, dataset="sample"))
         floors[name] = {s: hole_psnr(ref.inpaint, images, held[s]) for s in SETTINGS}
-    rng = np.random.default_rng(args.seed)
-    pool = sources(held_out=not args.all_sources)
+    pool = training_set(args.size, held_out=not args.all_sources)
+    stream = TrainStream(pool, seed=args.seed, mask_kind=args.masks, zoom=args.zoom)  # the trainer's own
     recent: list[float] = []
     start = time.perf_counter()
     new = not args.out.exists()
     with args.out.open("a", newline="") as handle:
         writer = csv.writer(handle)
         if new:
-            writer.writerow(["label", "method", "size", "batch", "lr", "adversarial", "pyramid", "scales",
+            writer.writerow(["label", "method", "size", "batch", "lr", "adversarial", "pyramid", "zoom",
                              "sources", "step", "train_hole_l1", "val_center_psnr", "val_irregular3_psnr",
                              "meanfill_center", "telea_center", "meanfill_irr3", "telea_irr3", "seconds"])
         for step in range(args.steps):
-            batch_images, batch_holes = train_batch(pool, args.size, args.batch, args.scales, rng, args.masks)
+            items = [stream[step * args.batch + k] for k in range(args.batch)]
+            batch_images, batch_holes = torch.stack([i[0] for i in items]), torch.stack([i[1] for i in items])
             logs = method.train_step(batch_images, batch_holes, step)
             recent.append(logs.get("g_hole", next(iter(logs.values()))))
             done = step + 1
@@ -128,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
                 method.train()
                 window = recent[-max(1, args.every // 2):]
                 row = [args.label, args.method, args.size, args.batch, args.lr,
-                       args.adversarial, args.pyramid, args.scales,
+                       weights.get("adversarial"), weights.get("pyramid"), args.zoom,
                        len(pool), done, round(float(np.mean(window)), 4),
                        round(scores["center"], 3), round(scores["irregular_3"], 3),
                        round(floors["mean-fill"]["center"], 3), round(floors["telea"]["center"], 3),
