@@ -232,6 +232,9 @@ class Method(abc.ABC):
     """An inpainting method: its networks, its optimisers and its own training step."""
 
     name: str = "method"
+    fit_check_steps: int = 200
+    """Training steps `inpaint-bench methods check` gives this method to fit one fixed batch
+    (bench/method_check.py); a method that needs more, or fewer, declares its own."""
 
     def __init__(self) -> None:
         self.networks: dict[str, nn.Module] = {}
