@@ -100,6 +100,7 @@ def check_passes(name: str, capsys) -> list[str]:
     lines = capsys.readouterr().out.splitlines()
     assert code == 0, lines
     assert lines[-1].startswith(f"PASS: {name} ends at ")
+    print("\n".join(lines))  # the table, for `pytest -rP`
     return lines
 
 
