@@ -105,7 +105,7 @@ def check_passes(name: str, capsys) -> list[str]:
     """`methods check NAME` through the command line, at the method's own budget: it passes."""
     code = cli.main(["methods", "check", name])
     lines = capsys.readouterr().out.splitlines()
-    assert code == 0, lines
+    assert code == 0, "\n".join(lines)
     assert lines[-1].startswith(f"PASS: {name} ends at ")
     print("\n".join(lines))  # the table, for `pytest -rP`
     return lines
