@@ -33,10 +33,12 @@ from bench.setup import fresh_method
 SIZE = 64
 FIT_IMAGES = 4
 # Measured (docs/methods.md, "Checking a method"): on this batch telea scores 23.99 dB and
-# mean-fill 22.98; the untrained built-ins start 3.8 to 6.3 dB below telea, SRPNet ends 2.95 dB
-# above it at its budget and GLCIC 10.9; a generator that never steps, and the README's tinyfill
-# (22.2 dB after 400 steps), stay below it. 1 dB above the better reference is plain learning.
-FIT_MARGIN_DB = 1.0
+# mean-fill 22.98; the untrained built-ins start 3.8 to 6.3 dB below telea, a generator that
+# never steps stays there and the README's tinyfill plateaus at 22.2 dB. At their budgets the
+# trained built-ins end 1.0 (PEN-Net) to 10.9 dB (GLCIC) above telea. PEN-Net's score swings by
+# up to 1 dB between table rows (25.88 dB at step 475, 24.97 at 500), so 1 dB would be a coin
+# toss for it; 0.5 dB above the better reference still separates learning from not.
+FIT_MARGIN_DB = 0.5
 REFERENCES = ("mean-fill", "telea")  # training-free floors, scored on the same batch
 TABLE_ROWS = 8  # scores along the fit, besides the untrained one at step 0
 

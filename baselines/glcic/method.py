@@ -126,8 +126,8 @@ class GLCIC(Method):
 
     name = "glcic"
     # Measured (docs/methods.md, "Checking a method"): with 100 steps (phases C 18, D 2, joint 80)
-    # the fit batch scores 19.8 dB until step 50, 30.5 at 70, 35.4 at 90: past telea + 1 dB
-    # (25.0) from step 70, where the SRPNet family needs about 100 of its 200.
+    # the fit batch scores about 20 dB until step 50 (batch-norm statistics settling), 25.5 at
+    # 62, 34.9 at 100: past the check's 24.49 dB from step 62.
     fit_check_steps = 100
     released_mean: tuple[float, float, float] | None = None  # a loaded release's `mean`
 
