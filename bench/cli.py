@@ -260,16 +260,24 @@ def _status(args: argparse.Namespace) -> int:
 
 # --- methods --------------------------------------------------------------------------------
 def _methods_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("names", nargs="*", metavar="NAME", help="only these methods (default: every one)")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help="only these methods (default: every one); `check NAME` checks one method "
+                        "(docs/methods.md: conformance, then a single-batch fit)")
     parser.add_argument("--no-build", action="store_true", help="do not build each method to count its parameters")
+    parser.add_argument("--steps", type=int, help="check: training steps of the fit (default: the method's fit_check_steps)")
+    parser.add_argument("--seed", type=int, default=0, help="check: the MethodSpec and scoring seed (default 0)")
 
 
-@command("methods", "list every method: built-in and plugin (entry-point group inpaint_bench.methods)",
-         _methods_arguments)
+@command("methods", "list every method: built-in and plugin (entry-point group inpaint_bench.methods); "
+         "methods check NAME: does it keep the contract and learn one batch", _methods_arguments)
 def _methods(args: argparse.Namespace) -> int:
     from bench import methods
     from bench.method import MethodSpec
 
+    if args.names[:1] == ["check"]:
+        return _methods_check(args)
+    if args.steps is not None or args.seed != 0:
+        raise ValueError("--steps and --seed belong to `methods check NAME`")
     for name in args.names or list(methods.REGISTRY):
         entry = methods.entry(name)
         print(f"{name:22s} {entry.origin}")
@@ -283,6 +291,22 @@ def _methods(args: argparse.Namespace) -> int:
             print(f"{'':22s} parameters (256 px): " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
     for problem in methods.PLUGIN_PROBLEMS:
         print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def _methods_check(args: argparse.Namespace) -> int:
+    from bench import method_check
+
+    if len(args.names) != 2:
+        raise ValueError(f"methods check takes one method name, got {len(args.names) - 1}")
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps {args.steps}: need at least 1")
+    try:
+        for line in method_check.check(args.names[1], args.steps, args.seed):
+            print(line, flush=True)
+    except method_check.CheckFailed as failure:
+        print(f"FAIL: {failure}", flush=True)
+        return 1
     return 0
 
 

@@ -93,6 +93,12 @@ class Timings:
     scoring: float = 0.0
 
 
+def seed_batch(seed: int, first_index: int) -> None:
+    """Seed torch's RNG for the batch whose first image is `first_index` (stochastic methods such
+    as PIC-Net draw from it): the same seed and first image give the same draws."""
+    torch.manual_seed(int(np.random.SeedSequence([seed, first_index]).generate_state(1)[0]))
+
+
 def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, seed: int,
                    timings: Timings | None = None) -> Iterator[tuple[dict[str, Any], torch.Tensor, dict[str, np.ndarray]]]:
     """Yield (batch, composite on CPU, scores) for each batch of a loader of MaskedImages.
@@ -109,7 +115,7 @@ def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, 
         now = time.perf_counter()
         timings.data += now - clock
         clock = now
-        torch.manual_seed(int(np.random.SeedSequence([seed, int(batch["index"][0])]).generate_state(1)[0]))
+        seed_batch(seed, int(batch["index"][0]))
         with torch.inference_mode():  # the method never sees the hole pixels
             prediction = method.inpaint_scored(images * (1 - holes), holes, images).float()
         if device.type == "cuda":

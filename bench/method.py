@@ -236,6 +236,9 @@ class Method(abc.ABC):
     # fall or level off while the method learns, its reconstruction terms (adversarial ones swing
     # by design). None: every logged value.
     watched_losses: tuple[str, ...] | None = None
+    fit_check_steps: int = 200
+    """Training steps `inpaint-bench methods check` gives this method to fit one fixed batch
+    (bench/method_check.py); a method that needs more, or fewer, declares its own."""
 
     def __init__(self) -> None:
         self.networks: dict[str, nn.Module] = {}

@@ -70,16 +70,17 @@ def method_spec(config: Config, mean: tuple[float, float, float]) -> MethodSpec:
     )
 
 
-def build_method(config: Config, spec: MethodSpec, device: torch.device) -> Method:
-    """The registry's method, initialised from the run's seed (the same on every process)."""
-    torch.manual_seed(config.train.seed)
-    return methods.create(config.method.name, spec).to(device)
+def fresh_method(name: str, spec: MethodSpec, device: torch.device | str = "cpu") -> Method:
+    """Method `name` built from the registry, its weights initialised from `spec.seed` (a run's
+    train.seed: the same on every process); two builds from the same spec are the same method."""
+    torch.manual_seed(spec.seed)
+    return methods.create(name, spec).to(device)
 
 
 def method_without_data(config: Config, device: torch.device | str = "cpu") -> Method:
     """The config's method freshly built without opening its data (mean pixel zero): for
     timing, sizes and release look-ups."""
-    return build_method(config, method_spec(config, (0.0, 0.0, 0.0)), torch.device(device))
+    return fresh_method(config.method.name, method_spec(config, (0.0, 0.0, 0.0)), device)
 
 
 def method_from_checkpoint(checkpoint: checkpoint_record.Checkpoint, device: torch.device) -> Method:
@@ -94,7 +95,6 @@ def method_from_official(name: str, spec: MethodSpec, path: Path | str, device: 
                          root: Path | str | None = None) -> Method:
     """Method `name` with released weights loaded by `load_official` (its provenance in
     `method.released`); `path` is a file, a release folder, or a release name under `root`."""
-    torch.manual_seed(spec.seed)
-    method = methods.create(name, spec)
-    method.to(device).load_official(weights.resolve(method, path, root))
+    method = fresh_method(name, spec, device)
+    method.load_official(weights.resolve(method, path, root))
     return method

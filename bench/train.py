@@ -53,7 +53,7 @@ from bench.method import Method, MethodSpec
 from bench.records import checkpoint as checkpoint_record
 from bench.records import divergence as divergence_record
 from bench.records import validation as validation_record
-from bench.setup import (build_method, command_overrides, describe_device, method_spec, open_data,
+from bench.setup import (command_overrides, describe_device, fresh_method, method_spec, open_data,
                          resolve_device, say)
 
 PERMUTATION_TAG = 0x7065726D  # keeps the epoch-order seeds apart from the per-sample seeds
@@ -191,7 +191,7 @@ def prepare(config: Config, run_dir: Path, device: torch.device) -> Prepared:
     methods.entry(config.method.name)  # an unknown name, before the data is read
     dataset = open_data(config, "train")
     spec = method_spec(config, _mean_pixel(runs.RunFolder(run_dir), dataset))
-    method = build_method(config, spec, device)
+    method = fresh_method(config.method.name, spec, device)
     check_runs_at_size(method, spec.image_size, device)
     return dataset, spec, method
 
