@@ -66,7 +66,7 @@ def test_the_readme_plugin_is_listed_trained_evaluated_tabled_and_reported(plugi
     assert re.search(rf"^{name} +tinyfill 0\.1\.0 \(plugin\)$", listed.stdout, re.M)
     assert re.search(r"^srpnet +inpaint-bench .*\(built in\)$", listed.stdout, re.M)
     built = bench(site, "methods", name, cwd=tmp_path)
-    assert built.returncode == 0 and "parameters (256 px): g 2,819" in built.stdout, built.stderr
+    assert built.returncode == 0 and "parameters (256 px): g 7,459" in built.stdout, built.stderr
     config = tmp_path / "run.yaml"
     config.write_text(f"method: {{name: {name}}}\ndata: {{dataset: sample, size: 64}}\n"
                       "train: {iterations: 2, batch_size: 2, checkpoint_every: 2, num_workers: 0, device: cpu}\n"
@@ -81,7 +81,7 @@ def test_the_readme_plugin_is_listed_trained_evaluated_tabled_and_reported(plugi
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["method"] == name and manifest["packages"]["tinyfill"] == "0.1.0"
     assert name in (tmp_path / "tables" / "table2.csv").read_text()
-    assert "A two-layer inpainter" in (tmp_path / "report" / "report.html").read_text()
+    assert "A four-layer inpainter" in (tmp_path / "report" / "report.html").read_text()
 
 
 def test_reproduce_methods_plans_the_plugin_under_the_profile(plugin_site, tmp_path):
