@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import time
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from bench import methods, metrics
 from bench.data import datasets, masks, sample
 from bench.data.images import to_tensor
 from bench.method import MethodSpec
+from bench.records import checkpoint as checkpoint_record
 from bench.train import TrainStream
 
 VALIDATION_SOURCES = ("skimage:gravel", "skimage:rocket", "matplotlib:grace_hopper.jpg", "skimage:camera")
@@ -57,6 +59,15 @@ def validation_masks(setting: str, size: int, count: int) -> torch.Tensor:
     return torch.stack([torch.from_numpy(found[i][1])[None] for i in range(count)])
 
 
+def scored_images(size: int, on: str) -> torch.Tensor:
+    """The images a probe scores: the held-out validation crops, or (a diagnostic of a trained
+    run, never a recipe choice) the sample test split, image i under the evaluator's mask i."""
+    if on == "held-out":
+        return validation_images(size)
+    test = datasets.open_dataset("sample", "test", size=size)
+    return torch.stack([test[i]["image"] for i in range(len(test))])
+
+
 def hole_psnr(method_inpaint, images: torch.Tensor, holes: torch.Tensor) -> float:
     with torch.no_grad():
         prediction = method_inpaint(images * (1 - holes), holes).float()
@@ -77,17 +88,31 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--masks", default="mixed")
     parser.add_argument("--every", type=int, default=250)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--init", type=Path, help="continue this run checkpoint (its method, weights and optimiser "
+                        "state; --lr replaces its learning rate; its data stream goes on): what more steps or a decay do")
+    parser.add_argument("--score-on", choices=("held-out", "test"), default="held-out",
+                        help="test: the sample test split, a diagnostic of a trained run only (recipes are chosen "
+                             "on held-out)")
     parser.add_argument("--label", default="")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     options = {"lr": args.lr, **({} if args.adversarial is None else {"adversarial_weight": args.adversarial}),
                **({} if args.pyramid is None else {"pyramid_weight": args.pyramid})}
-    spec = MethodSpec(image_size=args.size, iterations=args.steps, dataset="sample", seed=args.seed,
-                      options=options)
-    method = methods.create(args.method, spec)
+    first = 0
+    if args.init is None:
+        spec = MethodSpec(image_size=args.size, iterations=args.steps, dataset="sample", seed=args.seed,
+                          options=options)
+        method = methods.create(args.method, spec)
+    else:
+        checkpoint = checkpoint_record.load(args.init)
+        first, args.method = checkpoint.step, checkpoint.method_name
+        spec = dataclasses.replace(checkpoint.spec, iterations=checkpoint.step + args.steps,
+                                   options={**checkpoint.spec.options, **options})
+        method = methods.create(args.method, spec)
+        method.load_state_dict(checkpoint.method)
     weights = getattr(method, "loss_weights", {})  # the weights in force (None: the method has none)
-    images = validation_images(args.size)
+    images = scored_images(args.size, args.score_on)
     held = {s: validation_masks(s, args.size, len(images)) for s in SETTINGS}
     floors = {}
     for name in ("mean-fill", "telea"):
@@ -103,11 +128,12 @@ def main(argv: list[str] | None = None) -> None:
         if new:
             writer.writerow(["label", "method", "size", "batch", "lr", "adversarial", "pyramid", "zoom",
                              "sources", "step", "train_hole_l1", "val_center_psnr", "val_irregular3_psnr",
-                             "meanfill_center", "telea_center", "meanfill_irr3", "telea_irr3", "seconds"])
+                             "meanfill_center", "telea_center", "meanfill_irr3", "telea_irr3", "seconds",
+                             "scored_on", "init"])
         for step in range(args.steps):
-            items = [stream[step * args.batch + k] for k in range(args.batch)]
+            items = [stream[(first + step) * args.batch + k] for k in range(args.batch)]
             batch_images, batch_holes = torch.stack([i[0] for i in items]), torch.stack([i[1] for i in items])
-            logs = method.train_step(batch_images, batch_holes, step)
+            logs = method.train_step(batch_images, batch_holes, first + step)
             recent.append(logs.get("g_hole", next(iter(logs.values()))))
             done = step + 1
             if done % args.every == 0 or done == args.steps:
@@ -117,11 +143,11 @@ def main(argv: list[str] | None = None) -> None:
                 window = recent[-max(1, args.every // 2):]
                 row = [args.label, args.method, args.size, args.batch, args.lr,
                        weights.get("adversarial"), weights.get("pyramid"), args.zoom,
-                       len(pool), done, round(float(np.mean(window)), 4),
+                       len(pool), first + done, round(float(np.mean(window)), 4),
                        round(scores["center"], 3), round(scores["irregular_3"], 3),
                        round(floors["mean-fill"]["center"], 3), round(floors["telea"]["center"], 3),
                        round(floors["mean-fill"]["irregular_3"], 3), round(floors["telea"]["irregular_3"], 3),
-                       round(time.perf_counter() - start, 1)]
+                       round(time.perf_counter() - start, 1), args.score_on, "" if args.init is None else args.init.name]
                 writer.writerow(row)
                 handle.flush()
                 print(*row, flush=True)
