@@ -39,7 +39,7 @@ FIT_IMAGES = 4
 # up to 1 dB between table rows (25.88 dB at step 475, 24.97 at 500), so 1 dB would be a coin
 # toss for it; 0.5 dB above the better reference still separates learning from not.
 FIT_MARGIN_DB = 0.5
-REFERENCES = ("mean-fill", "telea")  # training-free floors, scored on the same batch
+REFERENCES = methods.FLOOR_REFERENCES  # training-free floors, scored on the same batch
 TABLE_ROWS = 8  # scores along the fit, besides the untrained one at step 0
 
 

@@ -90,6 +90,9 @@ BUILTINS: dict[str, Entry] = {
 IN_PAPER_TABLES = tuple(n for n, e in BUILTINS.items() if e.in_paper_tables)
 ABLATION = {e.ablation_row: n for n, e in BUILTINS.items() if e.ablation_row}  # Table 5 row → name
 TRAINING_FREE = tuple(n for n, e in BUILTINS.items() if e.training_free)
+# The floor a trained method must beat in the learning checks (methods check, the learning probe):
+# the trivial fill and the best classical one on the sample data (docs/learning.md).
+FLOOR_REFERENCES = ("mean-fill", "telea")
 
 ENTRY_POINT_GROUP = "inpaint_bench.methods"
 PLUGIN_COLOURS = ("#9467bd", "#ff7f0e", "#e377c2", "#8c6d31", "#393b79", "#637939")  # none a built-in's

@@ -25,7 +25,6 @@ from typing import Any
 from bench import config as config_module
 from bench import methods as registry
 from bench.config import Config
-from bench.data.datasets import REAL_DATASETS
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 PROFILE_KEYS = {"description", "comparable", "datasets", "methods", "includes", "run_group", "recipe",
@@ -130,6 +129,8 @@ def _split_entry(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]
 
 def _dataset_root(data_root: Path | None, dataset: str) -> str | None:
     """`DIR/<dataset>` when that folder exists, else DIR itself (one dataset per root)."""
+    from bench.data.datasets import REAL_DATASETS  # here: it imports torch, which --help must not
+
     if data_root is None or dataset not in REAL_DATASETS:
         return None
     nested = Path(data_root) / dataset

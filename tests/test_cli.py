@@ -55,3 +55,12 @@ def test_overrides_may_follow_the_options(capsys):
         with pytest.raises(SystemExit):
             parse_arguments(build_parser(), stray)
         assert "unrecognized arguments" in capsys.readouterr().err
+
+
+def test_the_dataset_help_names_every_registered_dataset():
+    """`--help` lists the datasets without importing the registry (it imports torch): the line
+    must stay the registry's names."""
+    from bench import cli
+    from bench.data.datasets import NAMES
+
+    assert cli.DATASET_HELP == f"{', '.join(NAMES[:-1])} or {NAMES[-1]}"

@@ -76,7 +76,7 @@ def hole_psnr(method_inpaint, images: torch.Tensor, holes: torch.Tensor) -> floa
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--method", default="srpnet")
+    parser.add_argument("--method", default=methods.REFERENCE)
     parser.add_argument("--size", type=int, default=64)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=8)
@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     images = scored_images(args.size, args.score_on)
     held = {s: validation_masks(s, args.size, len(images)) for s in SETTINGS}
     floors = {}
-    for name in ("mean-fill", "telea"):
+    for name in methods.FLOOR_REFERENCES:
         ref = methods.create(name, MethodSpec(image_size=args.size, dataset="sample"))
         floors[name] = {s: hole_psnr(ref.inpaint, images, held[s]) for s in SETTINGS}
     pool = training_set(args.size, held_out=not args.all_sources)
@@ -145,8 +145,7 @@ def main(argv: list[str] | None = None) -> None:
                        weights.get("adversarial"), weights.get("pyramid"), args.zoom,
                        len(pool), first + done, round(float(np.mean(window)), 4),
                        round(scores["center"], 3), round(scores["irregular_3"], 3),
-                       round(floors["mean-fill"]["center"], 3), round(floors["telea"]["center"], 3),
-                       round(floors["mean-fill"]["irregular_3"], 3), round(floors["telea"]["irregular_3"], 3),
+                       *(round(floors[name][s], 3) for s in SETTINGS for name in methods.FLOOR_REFERENCES),
                        round(time.perf_counter() - start, 1), args.score_on, "" if args.init is None else args.init.name]
                 writer.writerow(row)
                 handle.flush()
