@@ -132,6 +132,20 @@ def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, 
         clock = time.perf_counter()
 
 
+def mean_psnr(method: Method, images: torch.Tensor, holes: torch.Tensor, *, seed: int) -> float:
+    """One in-memory batch's mean composite PSNR, scored by `scored_batches` on the CPU, leaving
+    the caller's RNG and the method's training mode as they were (as validation does): what the
+    learning checks (methods check, the learning probe) score along a training run."""
+    loader = [{"image": images, "mask": holes, "index": torch.arange(len(images))}]
+    with torch.random.fork_rng():
+        method.eval()
+        try:
+            ((_, _, scores),) = scored_batches(method, loader, torch.device("cpu"), seed=seed)
+        finally:
+            method.train()
+    return float(scores["psnr"].mean())
+
+
 # --- rows ----------------------------------------------------------------------------------
 def row_constants(config: Config, method: Method, checkpoint: str, sha256: str) -> dict[str, str]:
     """The columns every row of one evaluation shares."""

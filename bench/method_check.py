@@ -26,7 +26,7 @@ import torch
 
 from bench import methods, metrics
 from bench.data import datasets, masks
-from bench.evaluate import scored_batches, seed_batch
+from bench.evaluate import mean_psnr, seed_batch
 from bench.method import Method, MethodSpec
 from bench.setup import fresh_method
 
@@ -119,16 +119,8 @@ def conformance(name: str, batch: FitBatch, seed: int) -> Method:
 
 
 def psnr(method: Method, batch: FitBatch, seed: int) -> float:
-    """The batch's mean composite PSNR, scored by the evaluator's own code, leaving the training
-    RNG and mode as they were (as validation during training does)."""
-    loader = [{"image": batch.images, "mask": batch.holes, "index": torch.arange(len(batch.images))}]
-    with torch.random.fork_rng():
-        method.eval()
-        try:
-            ((_, _, scores),) = scored_batches(method, loader, torch.device("cpu"), seed=seed)
-        finally:
-            method.train()
-    return float(scores["psnr"].mean())
+    """The batch's mean composite PSNR, by the evaluator's code (bench.evaluate.mean_psnr)."""
+    return mean_psnr(method, batch.images, batch.holes, seed=seed)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -92,27 +92,24 @@ class SRPNetMethod(Method):
         pyramid, output = generator(generator_input(images, masks), masks)
         composite = (1.0 - masks) * images + masks * output
 
-        if self.loss_weights["adversarial"] == 0:
-            # With no adversarial term the critic cannot move the generator: it is neither run nor
-            # trained, and the generator takes exactly the steps it would take beside it.
-            terms = generator_losses(output, pyramid, images, masks, None, self.gan_type, self.loss_weights)
-            self.optimize("generator", terms["total"])
-            return {**{f"g_{name}": value.item() for name, value in terms.items()}, "lr": lr}
-
-        critic = self.replica("discriminator")
-        d_loss = discriminator_loss(
-            critic(images, masks), critic(composite.detach(), masks), self.gan_type
-        )
-        self.optimize("discriminator", d_loss)
-
-        # The critic only passes gradients through here; its own weights get none.
-        with frozen(self.discriminator):
-            fake = self.discriminator(composite, masks)
+        # With no adversarial term the critic cannot move the generator: it is neither run nor
+        # trained, and the generator takes exactly the steps it would take beside it.
+        fake, critic_logs = None, {}
+        if self.loss_weights["adversarial"]:
+            critic = self.replica("discriminator")
+            d_loss = discriminator_loss(
+                critic(images, masks), critic(composite.detach(), masks), self.gan_type
+            )
+            self.optimize("discriminator", d_loss)
+            critic_logs = {"d_loss": d_loss.item()}
+            # The critic only passes gradients through here; its own weights get none.
+            with frozen(self.discriminator):
+                fake = self.discriminator(composite, masks)
         terms = generator_losses(output, pyramid, images, masks, fake, self.gan_type, self.loss_weights)
         self.optimize("generator", terms["total"])
 
         logs = {f"g_{name}": value.item() for name, value in terms.items()}
-        return {**logs, "d_loss": d_loss.item(), "lr": lr}
+        return {**logs, **critic_logs, "lr": lr}
 
     @torch.no_grad()
     def inpaint(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:

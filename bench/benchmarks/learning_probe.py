@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench import methods, metrics
+from bench import methods
 from bench.data import datasets, masks, sample
 from bench.data.images import to_tensor
+from bench.evaluate import mean_psnr
 from bench.method import MethodSpec
 from bench.records import checkpoint as checkpoint_record
 from bench.train import TrainStream
@@ -66,12 +67,6 @@ def scored_images(size: int, on: str) -> torch.Tensor:
         return validation_images(size)
     test = datasets.open_dataset("sample", "test", size=size)
     return torch.stack([test[i]["image"] for i in range(len(test))])
-
-
-def hole_psnr(method_inpaint, images: torch.Tensor, holes: torch.Tensor) -> float:
-    with torch.no_grad():
-        prediction = method_inpaint(images * (1 - holes), holes).float()
-    return float(metrics.score_batch(images, metrics.composite(images, holes, prediction))["psnr"].mean())
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     floors = {}
     for name in methods.FLOOR_REFERENCES:
         ref = methods.create(name, MethodSpec(image_size=args.size, dataset="sample"))
-        floors[name] = {s: hole_psnr(ref.inpaint, images, held[s]) for s in SETTINGS}
+        floors[name] = {s: mean_psnr(ref, images, held[s], seed=args.seed) for s in SETTINGS}
     pool = training_set(args.size, held_out=not args.all_sources)
     stream = TrainStream(pool, seed=args.seed, mask_kind=args.masks, zoom=args.zoom)  # the trainer's own
     recent: list[float] = []
@@ -137,9 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             recent.append(logs.get("g_hole", next(iter(logs.values()))))
             done = step + 1
             if done % args.every == 0 or done == args.steps:
-                method.eval()
-                scores = {s: hole_psnr(method.inpaint, images, held[s]) for s in SETTINGS}
-                method.train()
+                scores = {s: mean_psnr(method, images, held[s], seed=args.seed) for s in SETTINGS}
                 window = recent[-max(1, args.every // 2):]
                 row = [args.label, args.method, args.size, args.batch, args.lr,
                        weights.get("adversarial"), weights.get("pyramid"), args.zoom,
