@@ -77,6 +77,9 @@ class DataConfig:
     # training crops seen at a zoom drawn from 1…N (1: off): the image resized to size·zoom, or the
     # sample set's source scaled for that working size, then a random size² crop
     train_zoom: int = field(default=1, metadata={"min": 1})
+    # sample set only: every image under this folder joins the train split (never tested on),
+    # seen at the sample set's scale (short side twice the working size, then a random crop)
+    extra_train_root: str | None = None
     mask_augment: bool = False  # PEN-Net's train-time mask flip, 0–45° rotation and 1-px dilation
     color_jitter: bool = False  # PEN-Net's train-time ColorJitter(0.05, 0.05, 0.05, 0.05)
     nvidia_masks: str | None = None  # the NVIDIA irregular test set (irregular settings)

@@ -56,6 +56,7 @@ def open_data(config: Config, split: str) -> datasets.ImageDataset:
         config.data.dataset, split, size=config.data.size,
         root=None if config.data.root is None else Path(config.data.root),
         cache_dir=None if config.data.cache_dir is None else Path(config.data.cache_dir),
+        extra_train_root=None if config.data.extra_train_root is None else Path(config.data.extra_train_root),
     )
 
 

@@ -7,6 +7,8 @@ written once (splits.py); hidden files and folders (a name starting with ".") ar
 dict {"image": 3×size×size float in [-1, 1], "id": str, "domain": str}. `ds[i]` is the test
 protocol's view (whole image resized to size², as PEN-Net); `ds.augmented(i, rng)` is the
 training view (a random horizontal flip, as PEN-Net; the sample set also takes a random crop).
+`data.extra_train_root` adds a folder of more training images to the sample set's train split
+(`ExtraTrainImages`), seen at the sample set's scale; it is never tested on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import abc
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
@@ -203,6 +206,62 @@ class SampleDataset(ImageDataset):
         return {"image": to_tensor(image), "id": self.ids[i], "domain": self.domains[i]}
 
 
+class ExtraTrainImages(ImageDataset):
+    """More training images for the sample set (data.extra_train_root): every image under a
+    folder, listed as the `folder` dataset lists it, seen as the sample set sees its sources:
+    scaled so that its short side is twice the working size (×zoom), then a random size² crop
+    (`load`: the centre crop); ids are `extra/<path without suffix>`, domain `extra`."""
+
+    def __init__(self, size: int, root: Path):
+        self.root = Path(root)
+        self.files = sorted(REAL_DATASETS["folder"].list_files(self.root))
+        super().__init__("extra", "train", size, [f"extra/{Path(f).with_suffix('').as_posix()}" for f in self.files],
+                         ["extra"] * len(self.files))
+
+    def scaled(self, i: int, side: int) -> Image.Image:
+        return _scaled_short_side(self.root / self.files[i], 2 * side)
+
+    def load(self, i: int) -> Image.Image:
+        image = self.scaled(i, self.size)
+        left, top = (image.width - self.size) // 2, (image.height - self.size) // 2
+        return image.crop((left, top, left + self.size, top + self.size))
+
+    def augmented(self, i: int, rng: np.random.Generator, zoom: int = 1) -> dict[str, Any]:
+        image = random_crop(self.scaled(i, self.size * zoom), self.size, rng)
+        if rng.random() < 0.5:
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return {"image": to_tensor(image), "id": self.ids[i], "domain": self.domains[i]}
+
+
+@lru_cache(maxsize=None)
+def _scaled_short_side(path: Path, short_side: int) -> Image.Image:
+    """The image at `path` (RGB) scaled so that its short side is `short_side` (cached: a training
+    run sees each extra image at a few zooms only)."""
+    image = read_rgb(path)
+    scale = short_side / min(image.size)
+    return image.resize(tuple(max(short_side, round(d * scale)) for d in image.size), Image.Resampling.BICUBIC)
+
+
+class TrainWithExtra(ImageDataset):
+    """The sample set's train split followed by the extra training images."""
+
+    def __init__(self, own: ImageDataset, extra: ExtraTrainImages):
+        self.parts = (own, extra)
+        super().__init__(own.name, "train", own.size, [*own.ids, *extra.ids], [*own.domains, *extra.domains])
+
+    def _part(self, i: int) -> tuple[ImageDataset, int]:
+        own = self.parts[0]
+        return (own, i) if i < len(own) else (self.parts[1], i - len(own))
+
+    def load(self, i: int) -> Image.Image:
+        part, j = self._part(i)
+        return part.load(j)
+
+    def augmented(self, i: int, rng: np.random.Generator, zoom: int = 1) -> dict[str, Any]:
+        part, j = self._part(i)
+        return part.augmented(j, rng, zoom)
+
+
 def check_name(name: str) -> None:
     if name not in NAMES:
         raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(NAMES)}")
@@ -248,12 +307,18 @@ def require_root(name: str, root: Path | None) -> None:
 
 
 def open_dataset(name: str, split: str, *, size: int, root: Path | None = None,
-                 cache_dir: Path | None = None) -> ImageDataset:
-    """One split of a dataset at working size `size`."""
+                 cache_dir: Path | None = None, extra_train_root: Path | None = None) -> ImageDataset:
+    """One split of a dataset at working size `size`; the sample set's train split with the images
+    under `extra_train_root` added, when given."""
     check_name(name)
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if extra_train_root is not None and name != "sample":
+        raise DatasetError(f"data.extra_train_root adds training images to the sample set only, not to {name!r}; "
+                           "to train on a folder of your own images use data.dataset: folder")
     if name not in REAL_DATASETS:
+        if split == "train" and extra_train_root is not None:
+            return TrainWithExtra(SampleDataset(split, size), ExtraTrainImages(size, Path(extra_train_root)))
         return SampleDataset(split, size)
     require_root(name, root)
     files = split_files(name, split, Path(root), Path(cache_dir or DEFAULT_CACHE))

@@ -316,6 +316,11 @@ def _augmentation(run: ReportRun) -> str:
     return "training augmentation: " + ", ".join(parts)
 
 
+def _extra_training_images(run: ReportRun) -> str:
+    root = run.setting("data.extra_train_root")
+    return f"more training images (never tested on): every image under {root}; " if root else ""
+
+
 def protocol_view(runs: list[ReportRun], l1: str) -> Protocol:
     """Protocol facts from bench.metrics and from each run's config.yaml and method.json."""
     sizes = sorted({int(s) for s in (r.setting("data.size") for r in runs) if s is not None})
@@ -345,7 +350,7 @@ def protocol_view(runs: list[ReportRun], l1: str) -> Protocol:
             f"batch {run.setting('train.batch_size', '?')} "
             f"({run.setting('train.batch_size_scope', '?')}); "
             f"training masks {run.setting('data.train_masks', '?')}; {_augmentation(run)}; "
-            f"test images "
+            f"{_extra_training_images(run)}test images "
             f"{run.setting('eval.count') or 'whole test split'}; {_mask_source(run)}")))
     cards = []
     for run in runs:

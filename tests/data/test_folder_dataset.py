@@ -163,3 +163,37 @@ def test_help_lists_the_registry_datasets(command, capsys):
         cli.main([*command, "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert ", ".join(D.NAMES[:-1]) + " or " + D.NAMES[-1] in text and "folder" in D.NAMES
+
+
+def test_extra_training_images_join_the_sample_train_split_only(photos, tmp_path):
+    """data.extra_train_root: the sample set's train split, then every image under the folder at
+    the sample set's scale (random crops, flips); the test split is untouched; other datasets and a
+    folder without images are refused in one line."""
+    own = D.open_dataset("sample", "train", size=16)
+    joined = D.open_dataset("sample", "train", size=16, extra_train_root=photos)
+    assert joined.ids[:len(own)] == own.ids and len(joined) == len(own) + len(VISIBLE)
+    assert joined.ids[len(own)] == "extra/img03" and set(joined.domains[len(own):]) == {"extra"}
+    assert D.open_dataset("sample", "test", size=16, extra_train_root=photos).ids == \
+        D.open_dataset("sample", "test", size=16).ids
+    rng = np.random.default_rng(0)
+    items = [joined.augmented(len(own) + 1, rng, zoom) for zoom in (1, 3)]
+    assert all(item["image"].shape == (3, 16, 16) for item in items)
+    assert np.asarray(joined.load(len(own))).shape == (16, 16, 3)
+    with pytest.raises(D.DatasetError, match="sample set only"):
+        D.open_dataset("folder", "train", size=16, root=photos, extra_train_root=photos)
+    (tmp_path / "none").mkdir()
+    with pytest.raises(D.DatasetError, match="none: no folder images found"):
+        D.open_dataset("sample", "train", size=16, extra_train_root=tmp_path / "none")
+
+
+def test_extra_training_images_are_part_of_the_run_s_train_split(photos, tmp_path):
+    """A run trained with extra images records them in its train split's checksum (so a resume
+    without them is refused, as any other train split is)."""
+    run, config = tmp_path / "runs" / "extra", tmp_path / "run.yaml"
+    config.write_text(yaml.safe_dump({
+        "method": {"name": "glcic"}, "data": {"dataset": "sample", "size": 32, "extra_train_root": str(photos)},
+        "train": {"iterations": 1, "batch_size": 2, "checkpoint_every": 1, "num_workers": 0, "device": "cpu"}}))
+    assert cli.main(["train", str(config), "--run-dir", str(run), "--no-progress"]) == 0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["split"]["train"] == splits.fingerprint(
+        D.open_dataset("sample", "train", size=32, extra_train_root=photos).ids)
