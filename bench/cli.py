@@ -239,6 +239,9 @@ def _testset(args: argparse.Namespace) -> int:
     elif len(written.settings) > 1:
         print(f"each of the {protocol['count']} images is under all {len(written.settings)} settings, so the other "
               "settings' inputs show most of any hole: for outputs from untrusted sources export with --disjoint")
+    short = testset.short_split(protocol)
+    if short:
+        print(short)
     print(f"wrote {written.root / testset.PROTOCOL_FILE} (holes {protocol['hole_value']} in the inputs)")
     return 0
 

@@ -43,7 +43,7 @@ from bench import config as config_module
 from bench import metrics, runs
 from bench.config import Config
 from bench.data import masks, splits
-from bench.data.datasets import ImageDataset
+from bench.data.datasets import REAL_DATASETS, ImageDataset
 from bench.data.images import to_tensor
 from bench.records import reading
 from bench.evaluate import png_bytes, test_mask_set
@@ -152,6 +152,16 @@ def protocol_config(dataset: str, *, data_root: Path | None = None, size: int = 
             **({"cache_dir": str(cache_dir)} if cache_dir else {})}
     evaluation = {**({"masks": settings} if settings else {}), **({"count": count} if count else {})}
     return config_module.from_dict({"data": data, "eval": evaluation}, source="testset export")
+
+
+def short_split(protocol: dict[str, Any]) -> str | None:
+    """A line saying the test split is smaller than the dataset's published one, or None."""
+    published = REAL_DATASETS[protocol["dataset"]].test_count if protocol["dataset"] in REAL_DATASETS else None
+    found = protocol["test_split"]["count"]
+    if published is None or found >= published:
+        return None
+    return (f"the {protocol['dataset']} test split here has {found} images, short of its published {published} "
+            "(the dataset folder holds fewer images than published): results on it are labelled `short`, not `full`")
 
 
 # --- the export ----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import cli, config, coverage, evaluate, methods, metrics, runs, testset
+from bench import cli, config, coverage, evaluate, methods, metrics, runs, tables, testset
 from bench.data.images import to_tensor
 from bench.method import MethodSpec
 from bench.records import rows as rows_record
@@ -240,3 +240,33 @@ def test_a_failed_or_killed_export_is_redone_in_place(exported, tmp_path, capsys
         failing_writes(patch, after=8)
         assert export_cli(out, "--count", "2", "--force") == 2
     assert files_of(out) == files_of(exported) and sorted(tmp_path.iterdir()) == [out]
+
+
+# --- a short split is never "full" ---------------------------------------------------------------
+def test_a_split_short_of_the_published_size_is_labelled_short_not_full(tmp_path, capsys):
+    root, cache = tmp_path / "facade", tmp_path / "cache"
+    rng = np.random.default_rng(0)
+    for k in range(20):  # 20 of the 606 published images: a test split of 3
+        (root / "base").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(root / "base" / f"cmp_{k:02d}.jpg")
+    data = {"dataset": "facade", "size": 64, "root": str(root), "cache_dir": str(cache)}
+    cfg = config.from_dict({"run": {"id": "mean-fill-facade"}, "method": {"name": "mean-fill"}, "data": data,
+                            "train": {"device": "cpu"}, "eval": {"num_workers": 0, "masks": ["center"]}})
+    evaluated = evaluate.evaluate(cfg, run_dir=tmp_path / "runs" / "mean-fill-facade", progress=False)
+    assert cli.main(["testset", "export", "facade", str(tmp_path / "testset"), "--data-root", str(root),
+                     "--cache-dir", str(cache), "--size", "64", "--masks", "center"]) == 0
+    said = capsys.readouterr().out
+    assert "the facade test split here has 3 images, short of its published 100" in said
+    tests = testset.read(tmp_path / "testset")
+    for entry in tests.entries:
+        target = tmp_path / "outputs" / testset.file_name(entry.id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(entry.path(tests.root, "truth"), target)
+    assert score_cli(tmp_path / "outputs", tmp_path / "testset", tmp_path / "runs", capsys)[0] == 0
+    runs_ = [evaluated.parent.parent, tmp_path / "runs" / "mine-facade-64px-predictions"]
+    rows = tables.load_rows(runs_)
+    assert len(rows) == 6 and set(rows["source"]) == {tables.SOURCE_SHORT}
+    table2 = tables.build_tables(rows, tables.load_paper())["table2"]
+    ours = table2[table2["run_id"].isin(["mean-fill-facade", "mine-facade-64px-predictions"])]
+    assert len(ours) == 2 and set(ours["source"]) == {tables.SOURCE_SHORT}
+    assert tables.dataset_label("facade", tables.SOURCE_SHORT) == "facade (test split short of its published 100 images)"
