@@ -24,7 +24,6 @@ every file's, no file added) before anything is scored against it (bench.predict
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import hashlib
 import io
@@ -47,7 +46,7 @@ from bench.data.datasets import REAL_DATASETS, ImageDataset
 from bench.data.images import to_tensor
 from bench.records import reading
 from bench.evaluate import png_bytes, test_mask_set
-from bench.setup import open_data
+from bench.setup import open_data, say
 
 FORMAT = 2
 PROTOCOL_FILE = "protocol.json"
@@ -188,8 +187,8 @@ def check_target(out: Path, force: bool) -> None:
     export (only the files an export writes)."""
     if out.exists() and not out.is_dir():
         raise TestSetError(f"{out}: exists and is not a folder; give a new or empty folder")
-    if not out.exists() or not any(out.iterdir()):
-        return
+    if not out.exists() or not any(out.iterdir()) or (out / UNFINISHED_MARK).is_file():
+        return  # new, empty, or killed while being renamed into place: (re)written
     if not (out / PROTOCOL_FILE).is_file():
         raise TestSetError(f"{out}: not empty and not a test set (no {PROTOCOL_FILE}); give a new or empty folder")
     foreign = sorted(p for p in out.rglob("*") if p.is_file() and not is_export_file(p.relative_to(out)))
@@ -202,13 +201,20 @@ def check_target(out: Path, force: bool) -> None:
 
 
 def discard(folder: Path) -> None:
-    """Delete an unfinished export (a folder holding UNFINISHED_MARK), or refuse naming it."""
+    """Delete an unfinished export left by a killed one (a folder holding UNFINISHED_MARK), saying
+    so, or refuse naming the folder."""
     if not folder.exists():
         return
     if not (folder / UNFINISHED_MARK).is_file():
         raise TestSetError(f"{folder}: in the way of the export and not an unfinished one (no {UNFINISHED_MARK}); "
                            "move it away")
+    say(f"{folder}: an unfinished export (one that was killed) deleted; exporting again", "testset")
     shutil.rmtree(folder)
+
+
+def abandon(folder: Path) -> None:
+    """Remove this export's own unfinished folder after a failure (a full disk, Ctrl-C)."""
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def settings_images(count: int, settings: list[str], disjoint: bool) -> dict[str, list[int]]:
@@ -241,8 +247,7 @@ def export(config: Config, out: Path, *, force: bool = False, disjoint: bool = F
         runs.write_text(work / UNFINISHED_MARK, "an export being written; deleted by the next export\n")
         write_test_set(config, dataset, count, images, disjoint, work, kept)
     except BaseException:
-        with contextlib.suppress(OSError):
-            discard(work)
+        abandon(work)
         raise
     if out.exists():
         shutil.rmtree(out)

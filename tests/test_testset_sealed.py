@@ -230,16 +230,20 @@ def test_a_failed_or_killed_export_is_redone_in_place(exported, tmp_path, capsys
     assert sorted(tmp_path.iterdir()) == []
     with monkeypatch.context() as patch:  # killed in the middle: nothing cleans up
         failing_writes(patch, after=8)
-        patch.setattr(testset, "discard", lambda folder: None)
+        patch.setattr(testset, "abandon", lambda folder: None)
         assert export_cli(out, "--count", "3") == 2
     capsys.readouterr()
     assert not out.exists() and (tmp_path / ".testset.unfinished" / testset.UNFINISHED_MARK).is_file()
     assert export_cli(out, "--count", "3") == 0  # the rerun, without --force
+    assert "an unfinished export (one that was killed) deleted; exporting again" in capsys.readouterr().err
     assert files_of(out) == files_of(exported) and sorted(tmp_path.iterdir()) == [out]
     with monkeypatch.context() as patch:  # a failed --force replacement keeps the earlier export
         failing_writes(patch, after=8)
         assert export_cli(out, "--count", "2", "--force") == 2
     assert files_of(out) == files_of(exported) and sorted(tmp_path.iterdir()) == [out]
+    (out / testset.UNFINISHED_MARK).write_text("")  # killed between its rename and its last step
+    assert export_cli(out, "--count", "3") == 0
+    assert files_of(out) == files_of(exported)
 
 
 # --- a short split is never "full" ---------------------------------------------------------------
@@ -269,4 +273,5 @@ def test_a_split_short_of_the_published_size_is_labelled_short_not_full(tmp_path
     table2 = tables.build_tables(rows, tables.load_paper())["table2"]
     ours = table2[table2["run_id"].isin(["mean-fill-facade", "mine-facade-64px-predictions"])]
     assert len(ours) == 2 and set(ours["source"]) == {tables.SOURCE_SHORT}
-    assert tables.dataset_label("facade", tables.SOURCE_SHORT) == "facade (test split short of its published 100 images)"
+    label = tables.dataset_label("facade", tables.SOURCE_SHORT)
+    assert label == "facade (test split short of its published 100 images)"
