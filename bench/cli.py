@@ -231,18 +231,18 @@ def _testset(args: argparse.Namespace) -> int:
 
     config = testset.protocol_config(args.dataset, data_root=args.data_root, size=args.size,
                                      settings=args.masks, count=args.count, cache_dir=args.cache_dir)
-    written = testset.read(testset.export(config, args.out, force=args.force, disjoint=args.disjoint).parent)
-    protocol = written.protocol
+    path = testset.export(config, args.out, force=args.force, disjoint=args.disjoint)
+    protocol, settings = testset.read_protocol(path), len(config.eval.masks)
     if protocol["disjoint"]:
         print(f"disjoint: each image under one setting only: {protocol['per_setting']} images per setting, "
-              f"{protocol['per_setting'] * len(written.settings)} of the first {protocol['count']} test images")
-    elif len(written.settings) > 1:
-        print(f"each of the {protocol['count']} images is under all {len(written.settings)} settings, so the other "
+              f"{protocol['per_setting'] * settings} of the first {protocol['count']} test images")
+    elif settings > 1:
+        print(f"each of the {protocol['count']} images is under all {settings} settings, so the other "
               "settings' inputs show most of any hole: for outputs from untrusted sources export with --disjoint")
     short = testset.short_split(protocol)
     if short:
         print(short)
-    print(f"wrote {written.root / testset.PROTOCOL_FILE} (holes {protocol['hole_value']} in the inputs)")
+    print(f"wrote {path} (holes {protocol['hole_value']} in the inputs)")
     return 0
 
 
