@@ -209,13 +209,19 @@ def _testset_arguments(parser: argparse.ArgumentParser) -> None:
     export = sub.add_parser("export", help="write the test set (truth, masks, masked inputs, manifest.csv, "
                             "protocol.json) of the evaluation protocol")
     export.add_argument("dataset", help=DATASET_HELP)
-    export.add_argument("out", type=Path, help="folder to write (a new or empty one, or an earlier export)")
+    export.add_argument("out", type=Path, help="folder to write (a new or empty one)")
     export.add_argument("--data-root", type=Path, help="the dataset's folder")
     _cache_dir_argument(export)
     export.add_argument("--size", type=int, default=256, help="working size in pixels (default 256)")
     export.add_argument("--count", type=int, help="only the first N test images (eval.count; default all)")
     export.add_argument("--masks", type=lambda s: s.split(","), metavar="SETTING,…",
                         help="mask settings (default all: center,irregular_0,…,irregular_5)")
+    export.add_argument("--disjoint", action="store_true",
+                        help="each image under one setting only (image i under setting i mod S; fewer images per "
+                        "setting): for outputs from untrusted sources, since by default every image is under "
+                        "every mask and the other settings' inputs show most of any hole")
+    export.add_argument("--force", action="store_true",
+                        help="replace OUT when it is an earlier export (the whole folder is deleted)")
 
 
 @command("testset", "export the protocol's exact test set for other methods (testset export DATASET OUT)",
@@ -225,7 +231,18 @@ def _testset(args: argparse.Namespace) -> int:
 
     config = testset.protocol_config(args.dataset, data_root=args.data_root, size=args.size,
                                      settings=args.masks, count=args.count, cache_dir=args.cache_dir)
-    print(f"wrote {testset.export(config, args.out)}")
+    path = testset.export(config, args.out, force=args.force, disjoint=args.disjoint)
+    protocol, settings = testset.read_protocol(path), len(config.eval.masks)
+    if protocol["disjoint"]:
+        print(f"disjoint: each image under one setting only: {protocol['per_setting']} images per setting, "
+              f"{protocol['per_setting'] * settings} of the first {protocol['count']} test images")
+    elif settings > 1:
+        print(f"each of the {protocol['count']} images is under all {settings} settings, so the other "
+              "settings' inputs show most of any hole: for outputs from untrusted sources export with --disjoint")
+    short = testset.short_split(protocol)
+    if short:
+        print(short)
+    print(f"wrote {path} (holes {protocol['hole_value']} in the inputs)")
     return 0
 
 

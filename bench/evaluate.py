@@ -370,8 +370,8 @@ class Evaluator:
                              else self.run_folder.row_part(self.rank))
         fixed = row_constants(self.config, self.method, self.checkpoint, self.sha256)
         count = min(self.config.eval.count or len(self.dataset), len(self.dataset))
-        distributed.on_rank_zero(lambda: rows.record_plan(self.run_folder, self.sha256,
-                                                          self.config.eval.masks, count))
+        distributed.on_rank_zero(lambda: rows.record_plan(self.run_folder, self.sha256, self.config.eval.masks,
+                                                          count, splits.fingerprint(self.dataset.ids)))
         for name in self.config.eval.masks:
             self.evaluate_setting(masks.EvalSetting(name), count, done, writer, fixed)
         distributed.barrier()

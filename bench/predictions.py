@@ -194,7 +194,7 @@ def write_rows(run: runs.RunFolder, tests: testset.TestSet, found: dict[testset.
     fixed = row_constants(config, outputs, checkpoint, outputs.digest)
     writer = rows.Writer(run.rows_file)
     size = int(tests.protocol["size"])
-    rows.record_plan(run, outputs.digest, tests.settings, int(tests.protocol["count"]))
+    rows.record_plan(run, outputs.digest, tests.settings, tests.per_setting, tests.protocol["test_split"])
     for name in tests.settings:
         setting = EvalSetting(name)
         entries = tests.of_setting(name)

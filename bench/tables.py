@@ -51,8 +51,10 @@ DOMAIN_TO_DATASET = {domain: paper_dataset for domain, (paper_dataset, _) in DOM
 BUCKET_ORDER = ("all", *BUCKET_LABELS)
 # A row's source: "full", measured on the dataset it names (a paper dataset, or `folder`, the user's
 # own images, which the paper has no column for); "sample", a sample-set domain standing in for the
-# paper dataset it is mapped to. "full" says nothing about how many images were evaluated.
-SOURCE_FULL, SOURCE_SAMPLE = "full", "sample"
+# paper dataset it is mapped to; "short", measured on a test split smaller than the dataset's
+# published one (a dataset folder holding fewer images than published), as the evaluation's plan
+# recorded it. "full" says nothing about how many of the split's images were evaluated (eval.count).
+SOURCE_FULL, SOURCE_SAMPLE, SOURCE_SHORT = "full", "sample", "short"
 STATUS_OK = "ok"
 STATUS_NOT_RUN = "not run"
 STATUS_NOT_IN_PAPER = "not in paper"
@@ -128,7 +130,10 @@ def domain_label(domain: str) -> str:
 
 
 def dataset_label(dataset: str, source: str) -> str:
-    """What a row measured: the dataset itself, or the sample-set domain standing in for it."""
+    """What a row measured: the dataset itself (saying when its test split is short of the
+    published one), or the sample-set domain standing in for it."""
+    if source == SOURCE_SHORT:
+        return f"{dataset} (test split short of its published {REAL_DATASETS[dataset].test_count} images)"
     if source != SOURCE_SAMPLE:
         return dataset
     (domain,) = (d for d, paper in DOMAIN_TO_DATASET.items() if paper == dataset)
@@ -186,20 +191,36 @@ def map_sample_domains(rows: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def mark_short_splits(rows: pd.DataFrame, split_sizes: Mapping[tuple[str, str], int]) -> pd.DataFrame:
+    """Source "short" for the rows of a paper dataset whose evaluation (run id, checkpoint sha256
+    → its test split's size, from eval/plan.json) drew on fewer test images than the published split."""
+    published = {d.name: d.test_count for d in REAL_DATASETS.values() if d.test_count is not None}
+    short = [source == SOURCE_FULL and dataset in published
+             and split_sizes.get((run_id, sha), published[dataset]) < published[dataset]
+             for source, dataset, run_id, sha in zip(rows["source"], rows["dataset"], rows["run_id"],
+                                                     rows["checkpoint_sha256"])]
+    return rows.assign(source=np.where(short, SOURCE_SHORT, rows["source"])) if any(short) else rows
+
+
 def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
     """All runs' eval/rows.csv (runs without one contribute nothing), latest checkpoint per run,
-    duplicates (same run, image, mask setting) keep the last row, sample domains mapped."""
-    frames = []
+    duplicates (same run, image, mask setting) keep the last row, sample domains mapped, short
+    test splits marked (their eval/plan.json's test split)."""
+    frames, split_sizes = [], {}
     for run_dir in map(Path, run_dirs):
         if not run_dir.is_dir():
             raise FileNotFoundError(f"run folder not found: {run_dir}")
-        path = RunFolder(run_dir).rows_file
-        if path.is_file():
-            frames.append(rows_record.read_frame(path))
+        run = RunFolder(run_dir)
+        if run.rows_file.is_file():
+            frame = rows_record.read_frame(run.rows_file)
+            frames.append(frame)
+            split_sizes.update({(run_id, sha): entry["test_split"]["count"]
+                                for sha, entry in rows_record.read_plan(run).items() if "test_split" in entry
+                                for run_id in frame["run_id"].unique()})
     if not frames:
         return map_sample_domains(rows_record.empty_frame())
     rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True), own_checksums(run_dirs))
-    return map_sample_domains(rows_record.drop_duplicates(rows))
+    return mark_short_splits(map_sample_domains(rows_record.drop_duplicates(rows)), split_sizes)
 
 
 def bootstrap_ci(values: np.ndarray, *, n_boot: int = 1000, seed: int = 0,

@@ -3,14 +3,23 @@
 `export` writes, for every mask setting, what the evaluator prepares for image i: the ground
 truth at the working size (`OUT/<setting>/truth/<id>.png`, the uint8 image the evaluator turns
 into its tensor), the fixed hole mask i (`masks/<id>.png`, white = hole, the mask every method
-gets) and the masked input (`input/<id>.png`, holes white); then `manifest.csv` (id, setting,
-bucket, mask id, domain, hole ratio, sha256 of every file) and `protocol.json` (dataset, test
-split fingerprint, size, mask seed and source, each setting's mask-set checksum, resize filter,
-quantisation, harness version and commit, manifest.csv's sha256). Nothing in it depends on the
-time or the machine, so two exports of one protocol are byte-identical.
+gets) and the masked input (`input/<id>.png`: the tensor the evaluator hands a method, the image
+with its holes zeroed on the −1…1 scale, quantised as the metrics quantise, so holes are
+HOLE_VALUE = 127); then `manifest.csv` (id, setting, bucket, mask id, domain, hole ratio, sha256
+of every file) and `protocol.json` (dataset, test split fingerprint, size, count, mask seed and
+source, each setting's mask-set checksum, hole value, resize filter, quantisation, harness
+version and commit, manifest.csv's sha256, and `sealed`: the sha256 of every other key's value).
+Nothing in it depends on the time or the machine, so two exports of one protocol are
+byte-identical. By default each image appears under every setting, so the other settings'
+inputs show most of any hole; `disjoint` puts each image under one setting only.
 
-`read` verifies a test set (protocol.json, manifest.csv's checksum, every file's) before
-anything is scored against it (bench.predictions).
+The export is written into a sibling folder `.<OUT>.unfinished` holding UNFINISHED_MARK and
+renamed to OUT at the end, so a killed or failed export leaves OUT as it was and a rerun clears
+the unfinished folder. OUT must be new or empty; `force` replaces an earlier export (a folder
+holding only protocol.json, manifest.csv and PNGs under <setting>/{truth,masks,input}/).
+
+`read` verifies a test set (protocol.json's keys against `sealed`, manifest.csv's checksum,
+every file's, no file added) before anything is scored against it (bench.predictions).
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ import csv
 import hashlib
 import io
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -28,27 +39,38 @@ import numpy as np
 import torch
 
 from bench import config as config_module
-from bench import runs
+from bench import metrics, runs
 from bench.config import Config
 from bench.data import masks, splits
+from bench.data.datasets import REAL_DATASETS, ImageDataset
+from bench.data.images import to_tensor
 from bench.records import reading
 from bench.evaluate import png_bytes, test_mask_set
-from bench.setup import open_data
+from bench.setup import open_data, say
 
-FORMAT = 1
+FORMAT = 2
 PROTOCOL_FILE = "protocol.json"
 MANIFEST_FILE = "manifest.csv"
+UNFINISHED_MARK = "UNFINISHED"  # in an export being written; removed once it is complete
 VIEWS = ("truth", "masks", "input")  # the three folders of a setting
 COLUMNS = ("id", "setting", "bucket", "mask_id", "domain", "hole_ratio",
            *(f"{view}_sha256" for view in VIEWS))
-PROTOCOL_KEYS = ("format", "dataset", "size", "count", "test_split", "settings", "mask_seed",
-                 "mask_source", "mask_sets", "resize", "truth", "input", "quantisation",
-                 "harness", "manifest_sha256")
+SEAL_KEY = "sealed"
+PROTOCOL_KEYS = ("format", "dataset", "size", "count", "per_setting", "disjoint", "test_split", "settings",
+                 "mask_seed", "mask_source", "mask_sets", "resize", "truth", "input", "hole_value",
+                 "quantisation", "harness", "manifest_sha256", SEAL_KEY)
+# The evaluator hands a method `images * (1 - holes)`: holes are 0 on the −1…1 scale, which the
+# metrics' quantisation turns into this 8-bit level.
+HOLE_VALUE = int(metrics.quantize(torch.zeros(1, 3, 1, 1)).flatten()[0])
 RESIZE = "whole image to size×size, Pillow bicubic (bench.data.images.resize_square); sample: fixed crops"
 QUANTISATION = ("metrics compare quantize(to_tensor(truth)) with the composite, both as (t+1)/2·255 "
                 "truncated to uint8 with a slack of 1e-3 of a level, so the truth is the PNG's own values "
                 "(bench.metrics.quantize); a supplied output is 8-bit already "
                 "and enters the composite as it is")
+INPUT = (f"what the evaluator hands every method: the truth with its holes zeroed on the −1…1 scale, "
+         f"quantised as `quantisation` says, so hole pixels are {HOLE_VALUE} (hole_value) and known "
+         "pixels the truth's; a method must not read the hole pixels")
+AGAIN = "export the test set again (`inpaint-bench testset export`)"
 
 
 class TestSetError(ValueError):
@@ -94,6 +116,11 @@ class TestSet:
     def settings(self) -> list[str]:
         return list(self.protocol["settings"])
 
+    @property
+    def per_setting(self) -> int:
+        """Images under each setting (the count, or fewer in a disjoint test set)."""
+        return int(self.protocol["per_setting"])
+
     def of_setting(self, setting: str) -> list[Entry]:
         return [e for e in self.entries if e.setting == setting]
 
@@ -118,37 +145,139 @@ def protocol_config(dataset: str, *, data_root: Path | None = None, size: int = 
                     settings: list[str] | None = None, count: int | None = None,
                     cache_dir: Path | None = None) -> Config:
     """The run config whose evaluation protocol a test set exports (every other key default)."""
+    if count is not None and count < 1:
+        raise TestSetError(f"--count {count}: a test set needs at least 1 image (leave --count out for all)")
     data = {"dataset": dataset, "size": size, **({"root": str(data_root)} if data_root else {}),
             **({"cache_dir": str(cache_dir)} if cache_dir else {})}
     evaluation = {**({"masks": settings} if settings else {}), **({"count": count} if count else {})}
     return config_module.from_dict({"data": data, "eval": evaluation}, source="testset export")
 
 
-def export(config: Config, out: Path) -> Path:
+def short_split(protocol: dict[str, Any]) -> str | None:
+    """A line saying the test split is smaller than the dataset's published one, or None."""
+    published = REAL_DATASETS[protocol["dataset"]].test_count if protocol["dataset"] in REAL_DATASETS else None
+    found = protocol["test_split"]["count"]
+    if published is None or found >= published:
+        return None
+    return (f"the {protocol['dataset']} test split here has {found} images, short of its published {published} "
+            "(the dataset folder holds fewer images than published): results on it are labelled `short`, not `full`")
+
+
+# --- the export ----------------------------------------------------------------------------------
+def seal(protocol: dict[str, Any]) -> dict[str, str]:
+    """The sha256 of each key's value (canonical JSON) but the seal's own."""
+    return {key: sha256(json.dumps(value, sort_keys=True).encode())
+            for key, value in protocol.items() if key != SEAL_KEY}
+
+
+def unfinished_folder(out: Path) -> Path:
+    """Where the export to `out` is written before it is renamed to `out`."""
+    return out.parent / f".{out.name}.unfinished"
+
+
+def is_export_file(relative: Path) -> bool:
+    """Whether a path inside a folder is one `export` writes."""
+    if relative.as_posix() in (PROTOCOL_FILE, MANIFEST_FILE):
+        return True
+    return len(relative.parts) >= 3 and relative.parts[1] in VIEWS and relative.suffix == ".png"
+
+
+def check_target(out: Path, force: bool) -> None:
+    """Refuse to export into a folder holding anything, unless `force` and it is an earlier
+    export (only the files an export writes)."""
+    if out.exists() and not out.is_dir():
+        raise TestSetError(f"{out}: exists and is not a folder; give a new or empty folder")
+    if not out.exists() or not any(out.iterdir()) or (out / UNFINISHED_MARK).is_file():
+        return  # new, empty, or killed while being renamed into place: (re)written
+    if not (out / PROTOCOL_FILE).is_file():
+        raise TestSetError(f"{out}: not empty and not a test set (no {PROTOCOL_FILE}); give a new or empty folder")
+    foreign = sorted(p for p in out.rglob("*") if p.is_file() and not is_export_file(p.relative_to(out)))
+    if foreign:
+        raise TestSetError(f"{out}: holds {len(foreign)} file(s) an export does not write (first: {foreign[0]}); "
+                           "move them out or give a new folder")
+    if not force:
+        raise TestSetError(f"{out}: already holds a test set; give --force to replace it (the whole folder "
+                           "is deleted) or a new folder")
+
+
+def discard(folder: Path) -> None:
+    """Delete an unfinished export left by a killed one (a folder holding UNFINISHED_MARK), saying
+    so, or refuse naming the folder."""
+    if not folder.exists():
+        return
+    if not (folder / UNFINISHED_MARK).is_file():
+        raise TestSetError(f"{folder}: in the way of the export and not an unfinished one (no {UNFINISHED_MARK}); "
+                           "move it away")
+    say(f"{folder}: an unfinished export (one that was killed) deleted; exporting again", "testset")
+    shutil.rmtree(folder)
+
+
+def abandon(folder: Path) -> None:
+    """Remove this export's own unfinished folder after a failure (a full disk, Ctrl-C)."""
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def settings_images(count: int, settings: list[str], disjoint: bool) -> dict[str, list[int]]:
+    """The image indices under each setting: all `count`, or with `disjoint` every len(settings)-th
+    (image i under setting i mod len(settings)), as many for each setting, none twice."""
+    if not disjoint:
+        return {name: list(range(count)) for name in settings}
+    per = count // len(settings)
+    if per == 0:
+        raise TestSetError(f"--disjoint: {count} image(s) cannot go under {len(settings)} settings one each; "
+                           f"give at least {len(settings)} images or fewer settings")
+    return {name: list(range(k, per * len(settings), len(settings))) for k, name in enumerate(settings)}
+
+
+def export(config: Config, out: Path, *, force: bool = False, disjoint: bool = False) -> Path:
     """Write the test set of `config`'s protocol (data.*, eval.masks, eval.count,
-    eval.mask_seed) to `out`; return its protocol.json."""
+    eval.mask_seed) to `out` (new or empty, or an earlier export with `force`), each image under
+    every setting or, with `disjoint`, under one; return its protocol.json."""
     out = Path(out)
-    if out.exists() and any(out.iterdir()) and not (out / PROTOCOL_FILE).is_file():
-        raise TestSetError(f"{out}: exists and is not a test set folder (no {PROTOCOL_FILE}); "
-                           "give an empty or new folder")
+    check_target(out, force)
     dataset = open_data(config, "test")
-    count = min(config.eval.count or len(dataset), len(dataset))
+    count = len(dataset) if config.eval.count is None else config.eval.count
+    if count > len(dataset):
+        raise TestSetError(f"--count {count}: the {config.data.dataset} test split has {len(dataset)} images")
+    images = settings_images(count, list(config.eval.masks), disjoint)
+    work = unfinished_folder(out)
+    discard(work)  # left by a killed export
+    kept = f"the unfinished export was removed and {out} is as it was; run the export again"
+    try:
+        runs.write_text(work / UNFINISHED_MARK, "an export being written; deleted by the next export\n")
+        write_test_set(config, dataset, count, images, disjoint, work, kept)
+    except BaseException:
+        abandon(work)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(work, out)
+    (out / UNFINISHED_MARK).unlink()
+    return out / PROTOCOL_FILE
+
+
+def write_test_set(config: Config, dataset: ImageDataset, count: int, images: dict[str, list[int]],
+                   disjoint: bool, out: Path, kept: str) -> None:
+    """Every setting's files, manifest.csv and protocol.json into `out`."""
+    def write(path: Path, data: bytes) -> None:
+        with runs.atomic_file(path, "wb", kept) as handle:
+            handle.write(data)
+
     entries, mask_sets = [], {}
-    for name in config.eval.masks:
+    for name, indices in images.items():
         setting = masks.EvalSetting(name)
         mask_set = test_mask_set(config, setting, count)
         listing = []
-        for i in range(count):
+        for i in indices:
             truth = np.asarray(dataset.load(i), dtype=np.uint8)
             mask_id, mask = mask_set[i]
             hole = np.asarray(mask) > 0.5
-            masked = truth.copy()
-            masked[hole] = 255
+            given = to_tensor(truth)[None] * (1 - torch.from_numpy(hole.astype(np.float32)))  # the evaluator's input
             files = {"truth": png_bytes(truth), "masks": png_bytes(hole.astype(np.uint8) * 255),
-                     "input": png_bytes(masked)}
+                     "input": png_bytes(metrics.quantize(given)[0].numpy())}
             image_id = dataset.ids[i]
             for view, data in files.items():
-                runs.write_bytes(out / name / view / file_name(image_id), data)
+                write(out / name / view / file_name(image_id), data)
             ratio = torch.from_numpy(np.asarray(mask, dtype=np.float32)).mean().item()  # as the evaluator's rows
             entries.append(Entry(image_id, name, setting.bucket, mask_id, dataset.domains[i], repr(ratio),
                                  *(sha256(files[view]) for view in VIEWS)))
@@ -159,30 +288,50 @@ def export(config: Config, out: Path) -> Path:
     writer.writerow(COLUMNS)
     writer.writerows([[getattr(e, c) for c in COLUMNS] for e in entries])
     manifest_bytes = manifest.getvalue().encode()
-    runs.write_bytes(out / MANIFEST_FILE, manifest_bytes)
+    write(out / MANIFEST_FILE, manifest_bytes)
     protocol = {
         "format": FORMAT, "dataset": config.data.dataset, "size": config.data.size, "count": count,
+        "per_setting": len(next(iter(images.values()))), "disjoint": disjoint,
         "test_split": splits.fingerprint(dataset.ids), "settings": list(config.eval.masks),
         "mask_seed": config.eval.mask_seed, "mask_source": mask_source(config), "mask_sets": mask_sets,
         "resize": RESIZE, "truth": "uint8 RGB at size×size, the image the evaluator turns into its tensor",
-        "input": "the truth with hole pixels white (255); a method must not read them",
+        "input": INPUT, "hole_value": HOLE_VALUE,
         "quantisation": QUANTISATION, "harness": harness(), "manifest_sha256": sha256(manifest_bytes),
     }
-    runs.write_text(out / PROTOCOL_FILE, json.dumps(protocol, indent=2, sort_keys=True) + "\n")
-    return out / PROTOCOL_FILE
+    protocol[SEAL_KEY] = seal(protocol)
+    write(out / PROTOCOL_FILE, (json.dumps(protocol, indent=2, sort_keys=True) + "\n").encode())
+
+
+# --- reading -------------------------------------------------------------------------------------
+def read_protocol(path: Path) -> dict[str, Any]:
+    """protocol.json with every key present and matching its seal; TestSetError naming the key."""
+    protocol = reading.json_object(path, AGAIN)
+    if "format" in protocol and protocol["format"] != FORMAT:
+        raise TestSetError(f"{path}: format {protocol['format']!r}, this harness reads {FORMAT}; {AGAIN}")
+    missing = [k for k in PROTOCOL_KEYS if k not in protocol]
+    if missing:
+        raise TestSetError(f"{path}: missing key(s) {', '.join(missing)}; {AGAIN}")
+    unknown = sorted(set(protocol) - set(PROTOCOL_KEYS))
+    if unknown:
+        raise TestSetError(f"{path}: key(s) {', '.join(unknown)} that no export writes (the test set was "
+                           f"changed); {AGAIN}")
+    recorded = protocol[SEAL_KEY]
+    if not isinstance(recorded, dict):
+        raise TestSetError(f"{path}: key {SEAL_KEY!r} is not an object of checksums; {AGAIN}")
+    edited = [key for key, digest in seal(protocol).items() if recorded.get(key) != digest]
+    if edited:
+        raise TestSetError(f"{path}: key(s) {', '.join(edited)} differ from the values sealed at export "
+                           f"(the test set was changed); {AGAIN}")
+    return protocol
 
 
 def read(root: Path) -> TestSet:
-    """The test set at `root`, verified: protocol.json complete, manifest.csv and every file
-    matching their recorded sha256; TestSetError naming the file otherwise."""
+    """The test set at `root`, verified: protocol.json complete and sealed, manifest.csv and
+    every file matching their recorded sha256, no other file; TestSetError naming the key or
+    file otherwise."""
     root = Path(root)
     protocol_path = root / PROTOCOL_FILE
-    protocol = reading.json_object(protocol_path, "export the test set again (`inpaint-bench testset export`)")
-    missing = [k for k in PROTOCOL_KEYS if k not in protocol]
-    if missing:
-        raise TestSetError(f"{protocol_path}: missing key(s) {', '.join(missing)}")
-    if protocol["format"] != FORMAT:
-        raise TestSetError(f"{protocol_path}: format {protocol['format']!r}, this harness reads {FORMAT}")
+    protocol = read_protocol(protocol_path)
     manifest_path = root / MANIFEST_FILE
     try:
         data = manifest_path.read_bytes()
@@ -200,8 +349,16 @@ def read(root: Path) -> TestSet:
             path = entry.path(root, view)
             try:
                 digest = sha256(path.read_bytes())
+            except FileNotFoundError:
+                raise TestSetError(f"{path}: missing, though {manifest_path} lists it (the test set was changed); "
+                                   f"{AGAIN}") from None
             except OSError as error:
                 raise TestSetError(f"{path}: cannot read ({error.strerror or error})") from None
             if digest != getattr(entry, f"{view}_sha256"):
                 raise TestSetError(f"{path}: sha256 differs from {manifest_path} (the test set was changed)")
+    listed = {protocol_path, manifest_path} | {e.path(root, view) for e in entries for view in VIEWS}
+    added = sorted(p for p in root.rglob("*") if not p.is_dir() and p not in listed)
+    if added:
+        raise TestSetError(f"{added[0]}: not part of the test set ({manifest_path} does not list it"
+                           f"{f'; {len(added)} such files' if len(added) > 1 else ''}); remove it or {AGAIN}")
     return TestSet(root, protocol, entries)

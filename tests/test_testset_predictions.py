@@ -163,7 +163,7 @@ def test_two_exports_of_one_protocol_are_byte_identical(tmp_path, capsys):
     entry = tests.entries[0]
     hole = np.asarray(Image.open(entry.path(tests.root, "masks"))) > 127
     truth, masked = (np.asarray(Image.open(entry.path(tests.root, v))) for v in ("truth", "input"))
-    assert (masked[hole] == 255).all() and np.array_equal(masked[~hole], truth[~hole])
+    assert (masked[hole] == testset.HOLE_VALUE).all() and np.array_equal(masked[~hole], truth[~hole])
     assert tests.protocol["settings"] == ["center", "irregular_0"] and tests.protocol["count"] == 3
 
 

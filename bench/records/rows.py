@@ -8,7 +8,9 @@ writer cuts off. The evaluated checkpoint is identified by its file's sha256 (`c
 its file name beside it), so two different files never share rows; a rows file written before
 that column existed is refused, saying to evaluate again. Beside it, eval/plan.json records
 what the evaluation of each checkpoint (by sha256) set out to score: its mask settings and
-images per setting (`record_plan`, `read_plan`), so an incomplete one can be told (bench.coverage).
+images per setting (`record_plan`, `read_plan`), so an incomplete one can be told (bench.coverage),
+and the test split it drew them from ({count, sha256}), so a split short of the dataset's
+published size is never shown as the full one (bench.tables).
 """
 
 from __future__ import annotations
@@ -122,21 +124,27 @@ PLAN_FIX = "move it aside and run `inpaint-bench evaluate RUN` again to record i
 
 
 def read_plan(run: runs.RunFolder) -> dict[str, dict[str, object]]:
-    """{checkpoint sha256: {"masks": [eval.masks names], "count": images per setting}}; {} when
-    the run has no plan file (rows written before plans were recorded)."""
+    """{checkpoint sha256: {"masks": [eval.masks names], "count": images per setting, and
+    "test_split": {count, sha256} where recorded}}; {} when the run has no plan file (rows
+    written before plans were recorded)."""
     if not run.plan_file.is_file():
         return {}
     plan = reading.json_object(run.plan_file, PLAN_FIX)
     for sha, entry in plan.items():
+        split = entry.get("test_split") if isinstance(entry, dict) else None
         if not (isinstance(entry, dict) and isinstance(entry.get("masks"), list)
-                and isinstance(entry.get("count"), int)):
-            raise reading.fail(run.plan_file, f"{sha[:12]}…: expected {{masks: list, count: int}}", PLAN_FIX)
+                and isinstance(entry.get("count"), int)
+                and (split is None or (isinstance(split, dict) and isinstance(split.get("count"), int)))):
+            raise reading.fail(run.plan_file, f"{sha[:12]}…: expected {{masks: list, count: int, "
+                               "test_split: {count: int, sha256}}}", PLAN_FIX)
     return plan
 
 
-def record_plan(run: runs.RunFolder, sha256: str, masks: Iterable[str], count: int) -> None:
-    """Add an evaluation's mask settings and image count to the plan of checkpoint `sha256`."""
+def record_plan(run: runs.RunFolder, sha256: str, masks: Iterable[str], count: int,
+                test_split: Mapping[str, object]) -> None:
+    """Add an evaluation's mask settings, image count and test split (bench.data.splits.fingerprint)
+    to the plan of checkpoint `sha256`."""
     plan = read_plan(run)
     before = plan.get(sha256, {}).get("masks", [])
-    plan[sha256] = {"masks": list(dict.fromkeys([*before, *masks])), "count": count}
+    plan[sha256] = {"masks": list(dict.fromkeys([*before, *masks])), "count": count, "test_split": dict(test_split)}
     runs.write_json(run.plan_file, plan)
