@@ -405,8 +405,8 @@ class Evaluator:
 def run(args: argparse.Namespace) -> int:
     if args.target is None:
         raise EvaluationError("give a run folder or a config YAML (or --predictions DIR --name NAME --testset OUT)")
-    if args.name is not None or args.testset is not None:
-        raise EvaluationError("--name and --testset go with --predictions DIR")
+    if args.name is not None or args.testset is not None or args.accept_changed_known:
+        raise EvaluationError("--name, --testset and --accept-changed-known go with --predictions DIR")
     if args.target.suffix in (".yaml", ".yml"):
         overrides = command_overrides(args)
         overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []

@@ -1,0 +1,120 @@
+"""Is a supplied output an output of its test image? Its known pixels must be the truth's and its
+holes filled; where not, the most likely cause it can tell (bench.predictions refuses such an
+output before anything is scored, unless told to score it anyway).
+
+A known pixel counts as changed when a channel differs from the truth by more than TOLERANCE
+levels, and an output is refused when more than SHARE of its known pixels changed. Why not one
+level: re-encoding a correct output as JPEG (then saving it as PNG) changes far more than that.
+Measured on `testset export sample` (24 images × 7 settings at 64², 4 settings at 256²; Telea
+fills, re-encoded with Pillow): by more than 1 level JPEG quality 95 changes 10–91 % of the known
+pixels; by more than 32 levels quality 95 at most 1.2 %, quality 75 at most 3.6 % (64²) and
+1.5 % (256²), quality 50 up to 8.2 % at 64². A vertical flip changes 18–83 % of them by more than
+32 levels; BGR order, a grey image and a 16-bit file read as 8-bit up to 100 % (a grey image's
+BGR or grey version is itself: it changes nothing and passes).
+
+An output of another setting of the same image keeps most known pixels: its changed ones are its
+fill, and they lie in that other setting's hole, while its own hole outside that one holds the
+truth (what scores it too high). So an output whose changed known pixels (at least LINE_UP_MIN
+of them) lie for LINE_UP or more in another setting's hole, and whose hole pixels outside it are
+for more than HOLE_TRUTH within one level of the truth, is refused as filed under the wrong
+setting. Measured: outputs filed under another setting have 100 % of their changed known pixels
+there (489 of 504 at 64² with over 0.5 % changed), correct outputs re-encoded as JPEG up to 95 %
+(hence the second condition, which no fill meets).
+
+Holes count as unfilled when, of the hole pixels where the truth differs from the exported input
+(by more than one level), more than UNFILLED_SHARE are the input's own value (within one level):
+the input file itself, never an assumed hole value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+TOLERANCE = 32  # levels of 255: a known pixel differing by more has changed
+SHARE = 0.05  # of the known pixels changed: more is refused
+LINE_UP = 0.99  # of the changed known pixels inside another setting's hole: filed under it
+LINE_UP_MIN = 0.005  # of the known pixels changed before the line-up is judged
+HOLE_TRUTH = 0.9  # of its hole pixels outside that other hole within one level of the truth
+UNFILLED_SHARE = 0.5  # of the hole pixels left at the input's value: the holes were not filled
+RULE = (f"each must keep its known pixels (at most {SHARE:.0%} off by more than {TOLERANCE} levels), "
+        "be of its own setting and fill its holes")
+
+
+def wrong_setting(setting: str) -> str:
+    return f"filed under the wrong setting (an output for {setting}'s mask)"
+
+
+def _changed(image: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """H×W: pixels where a channel differs by more than TOLERANCE levels."""
+    return (np.abs(image.astype(np.int16) - truth.astype(np.int16)) > TOLERANCE).any(axis=-1)
+
+
+def share_changed(image: np.ndarray, truth: np.ndarray, known: np.ndarray) -> float:
+    """The share of the `known` pixels that `image` changed."""
+    return float(_changed(image, truth)[known].mean()) if known.any() else 0.0
+
+
+def keeps(image: np.ndarray, truth: np.ndarray, known: np.ndarray) -> bool:
+    return share_changed(image, truth, known) <= SHARE
+
+
+def _raw(path: Path) -> np.ndarray | None:
+    """The file as stored: its bit depth and channels (None if OpenCV cannot read it)."""
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+
+
+def _grey(image: np.ndarray, raw: np.ndarray | None) -> bool:
+    return (raw is not None and raw.ndim == 2) or bool((image == image[..., :1]).all())
+
+
+def _colour(truth: np.ndarray, known: np.ndarray) -> bool:
+    """More than SHARE of the known pixels have channels more than one level apart."""
+    spread = truth.max(axis=-1).astype(np.int16) - truth.min(axis=-1)
+    return float((spread > 1)[known].mean()) > SHARE
+
+
+def cause(path: Path, output: np.ndarray, truth: np.ndarray, hole: np.ndarray, given: np.ndarray,
+          other_holes: Mapping[str, np.ndarray]) -> str | None:
+    """Why `output` (uint8 H×W×3 as scored, read from `path`) is not an output of `truth` under
+    `hole` (bool H×W), given the exported input `given` and the same image's holes under the
+    test set's other settings; None when it is one."""
+    known = ~hole
+    if not keeps(output, truth, known):
+        return _changed_cause(path, output, truth, known, other_holes)
+    changed = _changed(output, truth) & known
+    exact = (np.abs(output.astype(np.int16) - truth).max(axis=-1) <= 1)
+    if changed.sum() >= max(1, LINE_UP_MIN * known.sum()):
+        for setting, other in other_holes.items():
+            truth_there = hole & ~other  # where an output for `setting` holds the truth
+            if ((changed & other).sum() >= LINE_UP * changed.sum() and truth_there.any()
+                    and exact[truth_there].mean() > HOLE_TRUTH):
+                return wrong_setting(setting)
+    differs = hole & (np.abs(truth.astype(np.int16) - given).max(axis=-1) > 1)
+    if differs.any():
+        left = (np.abs(output.astype(np.int16) - given).max(axis=-1) <= 1)[differs]
+        if left.mean() > UNFILLED_SHARE:
+            return "holes left unfilled (the hole pixels are the exported input's)"
+    return None
+
+
+def _changed_cause(path: Path, output: np.ndarray, truth: np.ndarray, known: np.ndarray,
+                   other_holes: Mapping[str, np.ndarray]) -> str:
+    """The likely cause of known pixels changed beyond SHARE."""
+    raw = _raw(path)
+    if raw is not None and raw.dtype == np.uint16 and raw.max() <= 255:
+        return "a 16-bit file holding 0–255 values (save 8-bit, or scale by 257)"
+    if _grey(output, raw) and _colour(truth, known):
+        return "grey while the truth is colour"
+    if keeps(output[..., ::-1], truth, known):
+        return "channels in BGR order (swapping red and blue makes the known pixels match)"
+    for flip, axes in (("vertically", (0,)), ("horizontally", (1,)), ("both ways", (0, 1))):
+        if keeps(np.flip(output, axes), truth, known):
+            return f"flipped {flip} (flipping it back makes the known pixels match)"
+    for setting, other in other_holes.items():
+        if keeps(output, truth, ~other):
+            return wrong_setting(setting)
+    return "known pixels changed, no cause found"
