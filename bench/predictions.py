@@ -44,6 +44,7 @@ from bench.data.images import ImageReadError, read_rgb, to_tensor
 from bench.data.masks import EvalSetting
 from bench.evaluate import batch_rows, missing_folders, remove_unused, row_constants, write_samples
 from bench.records import rows
+from bench.records.manifest import SUPPLIED_KIND
 from bench.setup import say
 
 BATCH = 16
@@ -81,9 +82,13 @@ class SuppliedOutputs:
 
 
 def check_name(name: str) -> str:
+    """NAME, unless it holds path characters or is a registered method's name (built-in or
+    plugin; in any case): the outputs would be shown as that method."""
     typed.check_name(name, "--name", PredictionsError)
-    if name in methods.REGISTRY:
-        raise PredictionsError(f"--name {name!r} is a registered method; give the supplied outputs their own name")
+    taken = [m for m in methods.REGISTRY if m.casefold() == name.casefold()]
+    if taken:
+        raise PredictionsError(f"--name {name!r} is a registered method ({taken[0]}); "
+                               "give the supplied outputs their own name")
     return name
 
 
@@ -206,7 +211,7 @@ def score(predictions: Path, name: str, testset_dir: Path, *, runs_root: Path = 
                               problem and f"{len(refused)} of {len(found)} outputs (--accept-changed-known)")
     config = run_config(tests, name, run_id or f"{name}-{tests.protocol['dataset']}-"
                                                   f"{tests.protocol['size']}px-predictions")
-    provenance = {"kind": "predictions", "name": name, "files": digest, "count": len(found),
+    provenance = {"kind": SUPPLIED_KIND, "name": name, "files": digest, "count": len(found),
                   "testset": tests.protocol["manifest_sha256"]}
     run_dir = Path(runs_root) / config.run_id
     created = missing_folders(run_dir)

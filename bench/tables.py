@@ -30,6 +30,7 @@ from bench.data.masks import BUCKET_LABELS, NVIDIA_MASKS_PER_BUCKET
 from bench.data.sample import DOMAINS
 from bench.metrics import DEFAULT_L1, SPECS, TABLE_METRICS, check_l1
 from bench.records import rows as rows_record
+from bench.records.manifest import shown_method
 from bench import runs
 from bench.runs import RunFolder, write_text
 
@@ -188,14 +189,18 @@ def map_sample_domains(rows: pd.DataFrame) -> pd.DataFrame:
 
 def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
     """All runs' eval/rows.csv (runs without one contribute nothing), latest checkpoint per run,
-    duplicates (same run, image, mask setting) keep the last row, sample domains mapped."""
+    duplicates (same run, image, mask setting) keep the last row, sample domains mapped, a run
+    of supplied outputs under "NAME (supplied outputs)" (bench.records.manifest.shown_method)."""
     frames = []
     for run_dir in map(Path, run_dirs):
         if not run_dir.is_dir():
             raise FileNotFoundError(f"run folder not found: {run_dir}")
-        path = RunFolder(run_dir).rows_file
-        if path.is_file():
-            frames.append(rows_record.read_frame(path))
+        folder = RunFolder(run_dir)
+        if folder.rows_file.is_file():
+            frame = rows_record.read_frame(folder.rows_file)
+            if folder.manifest_file.is_file():  # a run of supplied outputs is shown as one
+                frame["method"] = [shown_method(m, folder.read_manifest().provenance) for m in frame["method"]]
+            frames.append(frame)
     if not frames:
         return map_sample_domains(rows_record.empty_frame())
     rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True), own_checksums(run_dirs))
