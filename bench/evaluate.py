@@ -67,9 +67,8 @@ def require_finite(method: Method, prediction: torch.Tensor, image_ids: Sequence
     if bool(bad.any()):
         images = bad.flatten(1).any(dim=1).nonzero().flatten().tolist()
         first = f", first {image_ids[images[0]]}" if image_ids else ""
-        raise NonFiniteOutput(f"method {method.name!r}: inpaint returned NaN or inf "
-                              f"({int(bad.sum())} of {bad.numel()} values, in {len(images)} of {len(bad)} images{first}); "
-                              "not scored")
+        raise NonFiniteOutput(f"method {method.name!r}: inpaint returned NaN or inf ({int(bad.sum())} of "
+                              f"{bad.numel()} values, in {len(images)} of {len(bad)} images{first}); not scored")
 
 
 # --- data --------------------------------------------------------------------------------------

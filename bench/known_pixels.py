@@ -48,18 +48,14 @@ def wrong_setting(setting: str) -> str:
     return f"filed under the wrong setting (an output for {setting}'s mask)"
 
 
-def _changed(image: np.ndarray, truth: np.ndarray) -> np.ndarray:
-    """H×W: pixels where a channel differs by more than TOLERANCE levels."""
-    return (np.abs(image.astype(np.int16) - truth.astype(np.int16)) > TOLERANCE).any(axis=-1)
+def _apart(a: np.ndarray, b: np.ndarray, levels: int) -> np.ndarray:
+    """H×W: pixels where a channel of `a` and `b` differs by more than `levels`."""
+    return (np.abs(a.astype(np.int16) - b.astype(np.int16)) > levels).any(axis=-1)
 
 
-def share_changed(image: np.ndarray, truth: np.ndarray, known: np.ndarray) -> float:
-    """The share of the `known` pixels that `image` changed."""
-    return float(_changed(image, truth)[known].mean()) if known.any() else 0.0
-
-
-def keeps(image: np.ndarray, truth: np.ndarray, known: np.ndarray) -> bool:
-    return share_changed(image, truth, known) <= SHARE
+def _keeps(image: np.ndarray, truth: np.ndarray, known: np.ndarray) -> bool:
+    """At most SHARE of the `known` pixels changed (by more than TOLERANCE levels)."""
+    return not known.any() or float(_apart(image, truth, TOLERANCE)[known].mean()) <= SHARE
 
 
 def _raw(path: Path) -> np.ndarray | None:
@@ -83,19 +79,19 @@ def cause(path: Path, output: np.ndarray, truth: np.ndarray, hole: np.ndarray, g
     `hole` (bool H×W), given the exported input `given` and the same image's holes under the
     test set's other settings; None when it is one."""
     known = ~hole
-    if not keeps(output, truth, known):
+    if not _keeps(output, truth, known):
         return _changed_cause(path, output, truth, known, other_holes)
-    changed = _changed(output, truth) & known
-    exact = (np.abs(output.astype(np.int16) - truth).max(axis=-1) <= 1)
+    changed = _apart(output, truth, TOLERANCE) & known
     if changed.sum() >= max(1, LINE_UP_MIN * known.sum()):
+        exact = ~_apart(output, truth, 1)
         for setting, other in other_holes.items():
             truth_there = hole & ~other  # where an output for `setting` holds the truth
             if ((changed & other).sum() >= LINE_UP * changed.sum() and truth_there.any()
                     and exact[truth_there].mean() > HOLE_TRUTH):
                 return wrong_setting(setting)
-    differs = hole & (np.abs(truth.astype(np.int16) - given).max(axis=-1) > 1)
+    differs = hole & _apart(truth, given, 1)
     if differs.any():
-        left = (np.abs(output.astype(np.int16) - given).max(axis=-1) <= 1)[differs]
+        left = ~_apart(output, given, 1)[differs]
         if left.mean() > UNFILLED_SHARE:
             return "holes left unfilled (the hole pixels are the exported input's)"
     return None
@@ -109,12 +105,12 @@ def _changed_cause(path: Path, output: np.ndarray, truth: np.ndarray, known: np.
         return "a 16-bit file holding 0–255 values (save 8-bit, or scale by 257)"
     if _grey(output, raw) and _colour(truth, known):
         return "grey while the truth is colour"
-    if keeps(output[..., ::-1], truth, known):
+    if _keeps(output[..., ::-1], truth, known):
         return "channels in BGR order (swapping red and blue makes the known pixels match)"
     for flip, axes in (("vertically", (0,)), ("horizontally", (1,)), ("both ways", (0, 1))):
-        if keeps(np.flip(output, axes), truth, known):
+        if _keeps(np.flip(output, axes), truth, known):
             return f"flipped {flip} (flipping it back makes the known pixels match)"
     for setting, other in other_holes.items():
-        if keeps(output, truth, ~other):
+        if _keeps(output, truth, ~other):
             return wrong_setting(setting)
     return "known pixels changed, no cause found"

@@ -51,6 +51,7 @@ BATCH = 16
 SAMPLES = 8  # composites saved per setting, as eval.samples_to_save's default
 KNOWN_COLUMNS = ("mask_setting", "bucket", "image_id", "known_changed_pct", "known_max_abs_diff", "check")
 DESCRIPTION = "outputs supplied by the user"
+FIRST = 3  # refused files named per cause
 
 
 class PredictionsError(ValueError):
@@ -162,11 +163,11 @@ def check_outputs(folder: Path, found: dict[testset.Entry, Path],
 
 
 def refusal(folder: Path, refused: list[tuple[Path, str]], count: int) -> str:
-    """The refused outputs in one line: how many, each cause with its count and first file."""
+    """The refused outputs in one line: how many, each cause with its count and first files."""
     causes: dict[str, list[Path]] = {}
     for path, why in refused:
         causes.setdefault(why, []).append(path)
-    listed = "; ".join(f"{why}: {len(paths)} (first: {paths[0]})"
+    listed = "; ".join(f"{why}: {len(paths)} (first: {', '.join(map(str, paths[:FIRST]))})"
                        for why, paths in sorted(causes.items(), key=lambda c: -len(c[1])))
     return (f"--predictions {folder}: {len(refused)} of {count} outputs are not outputs of their test image "
             f"({known_pixels.RULE}): {listed}")
