@@ -229,7 +229,8 @@ def score(predictions: Path, name: str, testset_dir: Path, *, runs_root: Path = 
     except BaseException:
         remove_unused(created)
         raise
-    print(f"known pixels: {outputs.known} (per image: {run.known_pixels_file})")
+    anyway = f"; {rows.SCORED_ANYWAY}: {outputs.refused}" if outputs.refused else ""
+    print(f"known pixels: {outputs.known}{anyway} (per image: {run.known_pixels_file})")
     return run.rows_file
 
 
