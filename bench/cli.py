@@ -191,6 +191,8 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="score a folder of outputs (DIR/<setting>/<id>.png) against --testset")
     parser.add_argument("--name", help="with --predictions: the method name the outputs are shown under")
     parser.add_argument("--testset", type=Path, metavar="OUT", help="with --predictions: a `testset export` folder")
+    parser.add_argument("--accept-changed-known", action="store_true",
+                        help="with --predictions: score outputs the known-pixel check refuses (labelled so)")
 
 
 @command("evaluate", "score a run's checkpoint (or official weights) on the fixed test masks", _evaluate_arguments)

@@ -56,6 +56,21 @@ class EvaluationError(RuntimeError):
     """An evaluation that cannot run as asked."""
 
 
+class NonFiniteOutput(EvaluationError):
+    """A method's prediction holding NaN or inf: refused, never composited and scored."""
+
+
+def require_finite(method: Method, prediction: torch.Tensor, image_ids: Sequence[str] = ()) -> None:
+    """Raise NonFiniteOutput, naming the method, the count and the first image, if any value of
+    `prediction` (N3HW) is NaN or infinite."""
+    bad = ~torch.isfinite(prediction)
+    if bool(bad.any()):
+        images = bad.flatten(1).any(dim=1).nonzero().flatten().tolist()
+        first = f", first {image_ids[images[0]]}" if image_ids else ""
+        raise NonFiniteOutput(f"method {method.name!r}: inpaint returned NaN or inf ({int(bad.sum())} of "
+                              f"{bad.numel()} values, in {len(images)} of {len(bad)} images{first}); not scored")
+
+
 # --- data --------------------------------------------------------------------------------------
 class MaskedImages(Dataset):
     """Test images `indices` of a split, each with its fixed mask (image i ↔ mask i)."""
@@ -103,7 +118,8 @@ def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, 
                    timings: Timings | None = None) -> Iterator[tuple[dict[str, Any], torch.Tensor, dict[str, np.ndarray]]]:
     """Yield (batch, composite on CPU, scores) for each batch of a loader of MaskedImages.
 
-    The method gets the images with their holes zeroed, so no method can leak the truth.
+    The method gets the images with their holes zeroed, so no method can leak the truth. A
+    prediction holding NaN or inf is refused (NonFiniteOutput), never composited and scored.
 
     Each batch's randomness (stochastic methods such as PIC-Net) is seeded from `seed` and the
     batch's first image index, so a rerun with the same batch size gives the same rows.
@@ -118,6 +134,7 @@ def scored_batches(method: Method, loader: DataLoader, device: torch.device, *, 
         seed_batch(seed, int(batch["index"][0]))
         with torch.inference_mode():  # the method never sees the hole pixels
             prediction = method.inpaint_scored(images * (1 - holes), holes, images).float()
+        require_finite(method, prediction, batch.get("image_id", ()))
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         now = time.perf_counter()
@@ -405,8 +422,8 @@ class Evaluator:
 def run(args: argparse.Namespace) -> int:
     if args.target is None:
         raise EvaluationError("give a run folder or a config YAML (or --predictions DIR --name NAME --testset OUT)")
-    if args.name is not None or args.testset is not None:
-        raise EvaluationError("--name and --testset go with --predictions DIR")
+    if args.name is not None or args.testset is not None or args.accept_changed_known:
+        raise EvaluationError("--name, --testset and --accept-changed-known go with --predictions DIR")
     if args.target.suffix in (".yaml", ".yml"):
         overrides = command_overrides(args)
         overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []

@@ -11,8 +11,9 @@ set (the deterministic view of each domain's first image), each with the centre 
 hole, trained by the method's own `train_step` and optimisers for `steps` steps (default: the
 method's `fit_check_steps`; MethodSpec.iterations is `steps`, so schedules and GLCIC's phases fit
 the budget), scored along the way as the evaluator scores (`scored_batches`: composite PSNR,
-a stochastic method's seeded sample). It passes when its last score is FIT_MARGIN_DB above the
-better of mean-fill and telea on the same batch. A method that raises fails, naming itself.
+a stochastic method's seeded sample; a prediction holding NaN or inf fails, as the evaluator
+refuses it). It passes when its last score is FIT_MARGIN_DB above the better of mean-fill and
+telea on the same batch. A method that raises fails, naming itself.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import torch
 
 from bench import methods, metrics
 from bench.data import datasets, masks
-from bench.evaluate import mean_psnr, seed_batch
+from bench.evaluate import NonFiniteOutput, mean_psnr, require_finite, seed_batch
 from bench.method import Method, MethodSpec
 from bench.setup import fresh_method
 
@@ -78,6 +79,8 @@ def guarded(name: str, what: str, call: Callable[[], Any]) -> Any:
         return call()
     except CheckFailed:
         raise
+    except NonFiniteOutput as error:  # its own one line, naming the method
+        raise CheckFailed(str(error)) from None
     except Exception as error:  # noqa: BLE001 — whatever a method raises, the check fails the same way
         raise CheckFailed(f"method {name!r}: {what} raised {type(error).__name__}: {error}") from None
 
@@ -98,9 +101,7 @@ def conformance(name: str, batch: FitBatch, seed: int) -> Method:
     if not isinstance(first, torch.Tensor) or first.shape != batch.images.shape:
         got = tuple(first.shape) if isinstance(first, torch.Tensor) else type(first).__name__
         raise CheckFailed(f"{fail} returned {got} for input {tuple(batch.images.shape)}; need N3HW like the input")
-    bad = int((~torch.isfinite(first)).sum())
-    if bad:
-        raise CheckFailed(f"{fail} returned NaN or inf ({bad} of {first.numel()} values)")
+    guarded(name, "inpaint", lambda: require_finite(built[0], first))
     if first.min() < -1 or first.max() > 1:
         raise CheckFailed(f"{fail} returned values in [{float(first.min()):.3g}, {float(first.max()):.3g}]; need [-1, 1]")
     if not torch.equal(first, second):

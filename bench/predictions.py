@@ -6,6 +6,12 @@ DIR holds one PNG per test image, DIR/<setting>/<id>.png (DIR/<id>.png when the 
 one setting). Every file is checked before anything is written: a missing output (the count
 and the first), a file of the wrong size, one that does not decode, a NAME that is a registered
 method or holds path characters, a test set that does not verify; an extra file is a warning.
+Each output must be an output of its test image (bench.known_pixels: its known pixels the
+truth's, not another setting's output, its holes filled); those that are not are refused in one
+line, counted by likely cause (BGR order, a flip, a 16-bit range, a grey image, the wrong
+setting, unfilled holes), unless --accept-changed-known scores them anyway, which the rows'
+`protocol` column and the method card then say (bench.records.rows.SCORED_ANYWAY). A PNG holds
+no NaN or inf, so no supplied output can (only PNG outputs are read).
 
 Scoring is the evaluator's: the truth is quantised as the evaluator quantises its tensor
 (bench.metrics.quantize), the supplied 8-bit output fills the holes of that truth (known pixels
@@ -14,8 +20,8 @@ score_batch ends with — gives the five metrics, written as the evaluator's row
 (bench.evaluate.batch_rows, bench.records.rows). The run folder's manifest records
 `provenance: {kind: predictions, name, files: sha256 of the sorted sha256 listing, count}` and
 eval/predictions.sha256 the listing itself. How much each output changed the known pixels
-(which the composite discards) is written per image to eval/known_pixels.csv and summarised in
-the method card.
+(which the composite discards) and the check's verdict are written per image to
+eval/known_pixels.csv and summarised in the method card.
 """
 
 from __future__ import annotations
@@ -31,19 +37,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench import lock, methods, metrics, runs, testset, typed
+from bench import known_pixels, lock, methods, metrics, runs, testset, typed
 from bench import config as config_module
 from bench.config import Config
 from bench.data.images import ImageReadError, read_rgb, to_tensor
 from bench.data.masks import EvalSetting
 from bench.evaluate import batch_rows, missing_folders, remove_unused, row_constants, write_samples
 from bench.records import rows
+from bench.records.manifest import SUPPLIED_KIND
 from bench.setup import say
 
 BATCH = 16
 SAMPLES = 8  # composites saved per setting, as eval.samples_to_save's default
-KNOWN_COLUMNS = ("mask_setting", "bucket", "image_id", "known_changed_pct", "known_max_abs_diff")
+KNOWN_COLUMNS = ("mask_setting", "bucket", "image_id", "known_changed_pct", "known_max_abs_diff", "check")
 DESCRIPTION = "outputs supplied by the user"
+FIRST = 3  # refused files named per cause
 
 
 class PredictionsError(ValueError):
@@ -61,6 +69,7 @@ class SuppliedOutputs:
     name: str
     digest: str  # sha256 of the sorted listing of the outputs' sha256
     known: str  # how the outputs treated the known pixels
+    refused: str | None = None  # the known-pixel check's refusal, scored anyway (--accept-changed-known)
 
     def parameter_counts(self) -> dict[str, int]:
         return {}
@@ -69,13 +78,18 @@ class SuppliedOutputs:
         return []
 
     def protocol(self) -> dict[str, str]:
-        return {"outputs": DESCRIPTION, "sha256": self.digest, "known pixels": self.known}
+        found = {"outputs": DESCRIPTION, "sha256": self.digest, "known pixels": self.known}
+        return {**found, rows.SCORED_ANYWAY: self.refused} if self.refused else found
 
 
 def check_name(name: str) -> str:
+    """NAME, unless it holds path characters or is a registered method's name (built-in or
+    plugin; in any case): the outputs would be shown as that method."""
     typed.check_name(name, "--name", PredictionsError)
-    if name in methods.REGISTRY:
-        raise PredictionsError(f"--name {name!r} is a registered method; give the supplied outputs their own name")
+    taken = [m for m in methods.REGISTRY if m.casefold() == name.casefold()]
+    if taken:
+        raise PredictionsError(f"--name {name!r} is a registered method ({taken[0]}); "
+                               "give the supplied outputs their own name")
     return name
 
 
@@ -117,21 +131,46 @@ def read_hole(path: Path) -> np.ndarray:
     return np.asarray(read_rgb(path).convert("L")) > 127
 
 
-def check_outputs(folder: Path, found: dict[testset.Entry, Path], tests: testset.TestSet) -> tuple[str, list[list[Any]]]:
+def check_outputs(folder: Path, found: dict[testset.Entry, Path],
+                  tests: testset.TestSet) -> tuple[str, list[list[Any]], list[tuple[Path, str]]]:
     """Decode every output (size and format checked) before anything is written; return the
-    sha256 listing (sha256sum's format, sorted by path) and each image's known-pixel change."""
+    sha256 listing (sha256sum's format, sorted by path), each image's known-pixel change and
+    the outputs that are not outputs of their test image, each with its likely cause
+    (bench.known_pixels)."""
     size = int(tests.protocol["size"])
-    listing, known = [], []
-    for entry, path in found.items():
-        output = read_output(path, size)
-        truth = np.asarray(read_rgb(entry.path(tests.root, "truth")), dtype=np.uint8)
-        outside = ~read_hole(entry.path(tests.root, "masks"))
-        change = np.abs(output.astype(np.int16) - truth)[outside]
-        known.append([entry.setting, entry.bucket, entry.id,
-                      repr(float((change.max(axis=-1) > 0).mean() * 100) if change.size else 0.0),
-                      int(change.max()) if change.size else 0])
-        listing.append(f"{testset.sha256(path.read_bytes())}  {path.relative_to(folder).as_posix()}\n")
-    return "".join(sorted(listing, key=lambda line: line[66:])), known
+    listing, known, refused = [], {}, []
+    by_image: dict[str, list[testset.Entry]] = {}
+    for entry in found:
+        by_image.setdefault(entry.id, []).append(entry)
+    for entries in by_image.values():
+        holes = {e.setting: read_hole(e.path(tests.root, "masks")) for e in entries}
+        for entry in entries:
+            path = found[entry]
+            output = read_output(path, size)
+            truth, given = (np.asarray(read_rgb(entry.path(tests.root, view)), dtype=np.uint8)
+                            for view in ("truth", "input"))
+            hole = holes[entry.setting]
+            change = np.abs(output.astype(np.int16) - truth)[~hole]
+            why = known_pixels.cause(path, output, truth, hole, given,
+                                     {s: h for s, h in holes.items() if s != entry.setting})
+            known[entry] = [entry.setting, entry.bucket, entry.id,
+                            repr(float((change.max(axis=-1) > 0).mean() * 100) if change.size else 0.0),
+                            int(change.max()) if change.size else 0, why or "ok"]
+            if why:
+                refused.append((path, why))
+            listing.append(f"{testset.sha256(path.read_bytes())}  {path.relative_to(folder).as_posix()}\n")
+    return "".join(sorted(listing, key=lambda line: line[66:])), [known[e] for e in found], refused
+
+
+def refusal(folder: Path, refused: list[tuple[Path, str]], count: int) -> str:
+    """The refused outputs in one line: how many, each cause with its count and first files."""
+    causes: dict[str, list[Path]] = {}
+    for path, why in refused:
+        causes.setdefault(why, []).append(path)
+    listed = "; ".join(f"{why}: {len(paths)} (first: {', '.join(map(str, paths[:FIRST]))})"
+                       for why, paths in sorted(causes.items(), key=lambda c: -len(c[1])))
+    return (f"--predictions {folder}: {len(refused)} of {count} outputs are not outputs of their test image "
+            f"({known_pixels.RULE}): {listed}")
 
 
 def known_summary(known: list[list[Any]]) -> str:
@@ -153,19 +192,27 @@ def run_config(tests: testset.TestSet, name: str, run_id: str) -> Config:
 
 
 def score(predictions: Path, name: str, testset_dir: Path, *, runs_root: Path = runs.RUNS_ROOT,
-          run_id: str | None = None) -> Path:
+          run_id: str | None = None, accept_changed: bool = False) -> Path:
     """Score the outputs in `predictions` as method `name` against the test set at
     `testset_dir` into a run folder (default RUNS_ROOT/<name>-<dataset>-<size>px-predictions);
-    return its rows.csv."""
+    return its rows.csv. Outputs that are not outputs of their test image (bench.known_pixels)
+    are refused, nothing written, unless `accept_changed`: then the rows and the method card
+    say so."""
     check_name(name)
     tests = testset.read(testset_dir)
     found = locate(Path(predictions), tests)
-    listing, known = check_outputs(Path(predictions), found, tests)
+    listing, known, refused = check_outputs(Path(predictions), found, tests)
     digest = testset.sha256(listing.encode())
-    outputs = SuppliedOutputs(name, digest, known_summary(known))
+    problem = refusal(Path(predictions), refused, len(found)) if refused else None
+    if problem and not accept_changed:
+        raise PredictionsError(f"{problem}; nothing scored (--accept-changed-known scores them anyway)")
+    if problem:
+        warn(f"{problem}; scored anyway (--accept-changed-known)")
+    outputs = SuppliedOutputs(name, digest, known_summary(known),
+                              problem and f"{len(refused)} of {len(found)} outputs (--accept-changed-known)")
     config = run_config(tests, name, run_id or f"{name}-{tests.protocol['dataset']}-"
                                                   f"{tests.protocol['size']}px-predictions")
-    provenance = {"kind": "predictions", "name": name, "files": digest, "count": len(found),
+    provenance = {"kind": SUPPLIED_KIND, "name": name, "files": digest, "count": len(found),
                   "testset": tests.protocol["manifest_sha256"]}
     run_dir = Path(runs_root) / config.run_id
     created = missing_folders(run_dir)
@@ -182,7 +229,8 @@ def score(predictions: Path, name: str, testset_dir: Path, *, runs_root: Path = 
     except BaseException:
         remove_unused(created)
         raise
-    print(f"known pixels: {outputs.known} (per image: {run.known_pixels_file})")
+    anyway = f"; {rows.SCORED_ANYWAY}: {outputs.refused}" if outputs.refused else ""
+    print(f"known pixels: {outputs.known}{anyway} (per image: {run.known_pixels_file})")
     return run.rows_file
 
 
@@ -228,5 +276,7 @@ def run(args: argparse.Namespace) -> int:
         raise PredictionsError("--predictions needs --name NAME and --testset OUT (from `testset export`)")
     if args.target is not None or args.official is not None:
         raise PredictionsError("--predictions scores a folder of outputs: give no run folder, config or --official")
-    print(f"rows in {score(args.predictions, args.name, args.testset, runs_root=args.runs_root, run_id=args.run_id)}")
+    scored = score(args.predictions, args.name, args.testset, runs_root=args.runs_root, run_id=args.run_id,
+                   accept_changed=args.accept_changed_known)
+    print(f"rows in {scored}")
     return 0

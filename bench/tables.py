@@ -30,6 +30,7 @@ from bench.data.masks import BUCKET_LABELS, NVIDIA_MASKS_PER_BUCKET
 from bench.data.sample import DOMAINS
 from bench.metrics import DEFAULT_L1, SPECS, TABLE_METRICS, check_l1
 from bench.records import rows as rows_record
+from bench.records.manifest import shown_method
 from bench import runs
 from bench.runs import RunFolder, write_text
 
@@ -205,7 +206,8 @@ def mark_short_splits(rows: pd.DataFrame, split_sizes: Mapping[tuple[str, str], 
 def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
     """All runs' eval/rows.csv (runs without one contribute nothing), latest checkpoint per run,
     duplicates (same run, image, mask setting) keep the last row, sample domains mapped, short
-    test splits marked (their eval/plan.json's test split)."""
+    test splits marked (their eval/plan.json's test split), a run of supplied outputs under
+    "NAME (supplied outputs)" (bench.records.manifest.shown_method)."""
     frames, split_sizes = [], {}
     for run_dir in map(Path, run_dirs):
         if not run_dir.is_dir():
@@ -213,6 +215,8 @@ def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
         run = RunFolder(run_dir)
         if run.rows_file.is_file():
             frame = rows_record.read_frame(run.rows_file)
+            if run.manifest_file.is_file():  # a run of supplied outputs is shown as one
+                frame["method"] = [shown_method(m, run.read_manifest().provenance) for m in frame["method"]]
             frames.append(frame)
             split_sizes.update({(run_id, sha): entry["test_split"]["count"]
                                 for sha, entry in rows_record.read_plan(run).items() if "test_split" in entry

@@ -5,9 +5,11 @@ Every `train.validate_every` steps and at the end, the trainer (rank 0) scores t
 irregular bucket by default) through the evaluator's own code path (`bench.evaluate`'s fixed test
 masks, `scored_batches`, `bench.metrics`) and logs the means to validation.csv
 (bench.records.validation) and TensorBoard, with the spread of the predictions across the images
-(bench.divergence's collapse check). It is a monitor only: it never selects a checkpoint,
-and it leaves training exactly as it was (every RNG state forked and restored, the networks back
-in training mode), so a run ends with the same weights with validation on or off.
+(bench.divergence's collapse check); a prediction holding NaN or inf stops training with one
+line naming the step and setting (bench.evaluate.NonFiniteOutput). It is a monitor only: it
+never selects a checkpoint, and it leaves training exactly as it was (every RNG state forked
+and restored, the networks back in training mode), so a run ends with the same weights with
+validation on or off.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from torch.utils.data import DataLoader
 from bench import divergence, metrics
 from bench.config import Config
 from bench.data import masks
-from bench.evaluate import MaskedImages, scored_batches, test_mask_set
+from bench.evaluate import MaskedImages, NonFiniteOutput, scored_batches, test_mask_set
 from bench.method import Method
 from bench.setup import open_data
 
@@ -56,7 +58,10 @@ class Validator:
             try:
                 for name, loader in self.loaders.items():
                     start = time.perf_counter()
-                    batches = list(scored_batches(method, loader, self.device, seed=self.config.eval.mask_seed))
+                    try:
+                        batches = list(scored_batches(method, loader, self.device, seed=self.config.eval.mask_seed))
+                    except NonFiniteOutput as error:
+                        raise NonFiniteOutput(f"validation at step {step}, {name}: {error}; training stopped") from None
                     means = {k: float(np.concatenate([s[k] for _, _, s in batches]).mean()) for k in metrics.METRICS}
                     spread = divergence.spread(torch.cat([c for _, c, _ in batches]),
                                                torch.cat([b["mask"] for b, _, _ in batches]))

@@ -139,10 +139,10 @@ def test_tables_and_report_show_the_outputs_beside_the_reference_method(trip, tm
     scored_run = trip["scored"].parent.parent
     built = tables.build_tables(tables.load_rows([reference, scored_run]), tables.load_paper())
     table2 = built["table2"]
-    ours = table2[(table2["method"] == "pen-outputs") & (table2["source"] != "paper")]
+    ours = table2[(table2["method"] == "pen-outputs (supplied outputs)") & (table2["source"] != "paper")]
     assert len(ours) and ours.filter(like="ci").notna().all(axis=None)
     paired = built["paired"]
-    assert set(paired["baseline"]) == {"pen-outputs"}
+    assert set(paired["baseline"]) == {"pen-outputs (supplied outputs)"}
     assert paired["psnr_diff"].to_numpy() == pytest.approx(1.0)
     html = build_report([reference, scored_run], tmp_path / "report").read_text()
     digest = runs.RunFolder(scored_run).read_manifest().provenance["files"]

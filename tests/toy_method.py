@@ -3,7 +3,8 @@
 `build(spec)` makes a two-layer convolutional inpainter with one Adam optimiser. Options make
 it useful for tests: `noise` adds seeded torch noise to its input (so exact resume must restore
 the RNG), `sleep` slows each step (so a test can kill it mid-run), `nan_at_step` makes the loss
-non-finite at that step, `collapse_at_step` makes it diverge there: from that 0-based step on its
+non-finite at that step, `nan_output_after` N makes `inpaint` return NaN once it has taken more
+than N steps, `collapse_at_step` makes it diverge there: from that 0-based step on its
 output layer's weights are zero and its bias saturates, so its output is white whatever the
 input and its loss jumps.
 
@@ -31,7 +32,8 @@ ENTRIES = {
     "toy": methods.Entry("tests.toy_method:build", "a two-layer test inpainter", "#2e7d32"),
     "toy-plain": methods.Entry("tests.toy_method:build_plain", "the same, without released weights", "#558b2f"),
 }
-DEFAULTS = {"width": 8, "noise": 0.0, "sleep": 0.0, "nan_at_step": -1, "collapse_at_step": -1}
+DEFAULTS = {"width": 8, "noise": 0.0, "sleep": 0.0, "nan_at_step": -1, "collapse_at_step": -1,
+            "nan_output_after": -1}
 
 
 class ToyMethod(Method):
@@ -67,7 +69,10 @@ class ToyMethod(Method):
         return {"l1": loss.item(), "hole_l1": ((prediction - images).abs() * masks).mean().item()}
 
     def inpaint(self, images: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        return self._predict(images, masks, self.networks["g"])
+        prediction = self._predict(images, masks, self.networks["g"])
+        if 0 <= self.options["nan_output_after"] < self.calls:
+            return prediction * float("nan")
+        return prediction
 
     def departures(self) -> list[str]:
         return ["a test double, not a model"]

@@ -19,6 +19,21 @@ from typing import Any, Literal
 from bench import typed
 
 
+SUPPLIED_KIND = "predictions"  # the provenance kind of a run of supplied outputs (bench.predictions)
+SUPPLIED_LABEL = " (supplied outputs)"  # what tables and the report add to such a run's method name
+
+
+def shown_method(method: str, provenance: dict[str, Any] | None) -> str:
+    """The name tables and the report show a run's rows under: a run of supplied outputs is
+    "NAME (supplied outputs)", never a registered method's name, whatever is installed later."""
+    return method + SUPPLIED_LABEL if (provenance or {}).get("kind") == SUPPLIED_KIND else method
+
+
+def supplied(shown: str) -> bool:
+    """Whether a shown method name (`shown_method`) is a run of supplied outputs."""
+    return shown.endswith(SUPPLIED_LABEL)
+
+
 class ManifestError(ValueError):
     """A manifest.json that is not a manifest this version of inpaint-bench writes."""
 
@@ -46,6 +61,10 @@ class Manifest:
     provenance: dict[str, Any] | None = None  # where the weights come from (trained/released)
     split: dict[str, Any] | None = None  # the train/test split lists' checksums (bench.data.splits)
     official_checkpoint: str | None = None  # the released file an evaluation-only run scored
+
+    @property
+    def shown_method(self) -> str:
+        return shown_method(self.method, self.provenance)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object manifest.json holds."""

@@ -30,6 +30,9 @@ TEXT_COLUMNS = ("run_id", "method", "checkpoint", "checkpoint_sha256", "dataset"
 NUMBER_COLUMNS = ("hole_ratio", *METRICS)
 COLUMNS = (*TEXT_COLUMNS, *NUMBER_COLUMNS, "protocol")
 """`protocol` records the method's evaluation choices (Method.protocol(), e.g. a sample-selection rule)."""
+SCORED_ANYWAY = "refused by the known-pixel check, scored anyway"
+"""The `protocol` key of supplied outputs scored with --accept-changed-known although the
+known-pixel check (bench.known_pixels) refused some; its value says how many (bench.predictions)."""
 KEY_COLUMNS = ("run_id", "checkpoint", "checkpoint_sha256", "mask_setting", "bucket", "image_id", "mask_id")
 """One row per key: a rerun or a shard merge keeps the first row of a key (the tables the last)."""
 FIX = ("rows are made again by scoring: move the file aside and run `inpaint-bench evaluate RUN` "

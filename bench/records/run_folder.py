@@ -55,7 +55,7 @@ class RunRecord:
     @property
     def method(self) -> str:
         if self.manifest:
-            return self.manifest.method
+            return self.manifest.shown_method
         return str(self.card.get("name") or self.setting("method.name", "?"))
 
     @property

@@ -356,7 +356,7 @@ def protocol_view(runs: list[ReportRun], l1: str) -> Protocol:
     for run in runs:
         card = run.card
         cards.append(MethodCard(
-            f"{card.get('name', run.method)} [{run.run_id}]", str(card.get("description", "")),
+            f"{run.method} [{run.run_id}]", str(card.get("description", "")),
             [(k, f"{v:,}") for k, v in card.get("parameter_counts", {}).items()],
             [(str(k), str(v)) for k, v in card.get("protocol", {}).items()],
             [str(d) for d in card.get("departures", [])], run.provenance_full))

@@ -32,9 +32,11 @@ from PIL import Image  # noqa: E402
 
 from bench.data.masks import BUCKET_LABELS, EVAL_SETTINGS  # noqa: E402
 from bench import methods  # noqa: E402
+from bench.records.manifest import supplied  # noqa: E402
 from bench.tables import METHOD_ORDER, METRICS, SOURCE_SAMPLE  # noqa: E402
 
 OTHER_COLOUR = "#555555"
+SUPPLIED_COLOUR = "#d4a017"  # runs of supplied outputs: no built-in's nor a plugin's colour
 SAMPLE_FOLDERS = {s.folder: s for s in EVAL_SETTINGS}  # sample folder → its evaluation setting
 LOSS_PANELS_MAX = 12
 DIVERGED_COLOUR = "#c62828"
@@ -58,6 +60,10 @@ def _training_free(method: str) -> bool:
 
 
 def _colour(method: str) -> str:
+    """A registered method's colour; supplied outputs' own (even if a plugin of their NAME is
+    installed later); OTHER_COLOUR for any other name."""
+    if supplied(method):
+        return SUPPLIED_COLOUR
     return methods.REGISTRY[method].colour if method in methods.REGISTRY else OTHER_COLOUR
 
 

@@ -89,7 +89,7 @@ def provenance_text(manifest: Manifest | None, digits: int = 12) -> str:
     if found.get("kind") == "released":
         files = "; ".join(f"{name}, sha256 {digest[:digits]}" for name, digest in found.get("files", {}).items())
         return f"released weights {found.get('release', '')} ({files})".replace("  ", " ")
-    if found.get("kind") == "predictions":
+    if found.get("kind") == manifest_record.SUPPLIED_KIND:
         return (f"outputs supplied by the user ({found.get('count')} files, "
                 f"sha256 of their listing {str(found.get('files', ''))[:digits]})")
     if found.get("kind") == TRAINING_FREE_PROVENANCE["kind"]:
