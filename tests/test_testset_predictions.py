@@ -23,11 +23,11 @@ from tests import toy_method
 SETTINGS = ["center", "irregular_3"]
 
 
-def round_trip(root: Path, method: str) -> dict:
+def round_trip(root: Path, method: str, options: dict | None = None) -> dict:
     """A tiny `method` run evaluated, its protocol's test set exported, the run's checkpoint run
     over the test set's inputs with `inpaint`, and those outputs scored with --predictions."""
     cfg = config.from_dict({
-        "run": {"id": "pen"}, "method": {"name": method}, "data": {"dataset": "sample", "size": 64},
+        "run": {"id": "pen"}, "method": {"name": method, "options": options or {}}, "data": {"dataset": "sample", "size": 64},
         "train": {"iterations": 2, "batch_size": 2, "checkpoint_every": 2, "num_workers": 0, "device": "cpu",
                   "log_every": 1, "sample_every": 100},
         # batch 1: the batches inpaint runs, so the two paths do the same float arithmetic
@@ -45,8 +45,10 @@ def round_trip(root: Path, method: str) -> dict:
 
 @pytest.fixture(scope="module")
 def trip(tmp_path_factory):
-    """The round trip of our own trained PEN-Net (after two steps its holes are nearly flat)."""
-    return round_trip(tmp_path_factory.mktemp("trip"), "pennet")
+    """The round trip of our own trained PEN-Net. At lr 1e-3 its two steps move its holes off the
+    flat value of a zero output (at the paper's 1e-4 they are that value, which is the exported
+    inputs' hole value: the known-pixel check would call them unfilled)."""
+    return round_trip(tmp_path_factory.mktemp("trip"), "pennet", {"lr": 1e-3})
 
 
 @pytest.fixture(scope="module")
