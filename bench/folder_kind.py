@@ -41,7 +41,7 @@ def not_a_run(path: Path) -> str | None:
         return f"a report folder (written by `report`), not a run folder: open {report.html_file.name}"
     if (path / testset.PROTOCOL_FILE).is_file():
         return ("a test-set export (written by `testset export`), not a run folder: score outputs against it "
-                "with `evaluate --predictions DIR --name NAME --testset`")
+                f"with `evaluate --predictions DIR --name NAME --testset {path}`")
     if (path / masks.MANIFEST).is_file():
         return "a mask set (written by `masks make`), not a run folder: use it as data.mask_dir"
     inside = sorted(child.name for child in path.iterdir() if child.is_dir() and is_run(child))
