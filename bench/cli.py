@@ -253,14 +253,20 @@ def _status_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 @command("status", "say whether runs are running (a live process holds the lock), evaluating, finished or failed, "
-         "and why, with their last validation and any sign of divergence; exit status 1 if any could not be read",
+         "and why, with their last validation and any sign of divergence; exit status 1 if any could not be read "
+         "or is not a run (then it says what the folder is)",
          _status_arguments)
 def _status(args: argparse.Namespace) -> int:
-    from bench import runs
+    from bench import folder_kind, runs
     from bench.records import divergence, validation
 
     unreadable = 0
     for path in args.runs:  # every run gets its line, whatever the others hold
+        kind = folder_kind.not_a_run(path)
+        if kind is not None:
+            unreadable += 1
+            print(f"{path}: {kind}")
+            continue
         folder = runs.RunFolder(path)
         try:
             status, detail = runs.run_status(folder)
@@ -295,6 +301,7 @@ def _methods(args: argparse.Namespace) -> int:
         return _methods_check(args)
     if args.steps is not None or args.seed != 0:
         raise ValueError("--steps and --seed belong to `methods check NAME`")
+    broken = []
     for name in args.names or list(methods.REGISTRY):
         entry = methods.entry(name)
         print(f"{name:22s} {entry.origin}")
@@ -304,10 +311,15 @@ def _methods(args: argparse.Namespace) -> int:
                 counts = methods.create(name, MethodSpec()).parameter_counts()
             except Exception as error:  # noqa: BLE001 — one line, and the other methods still listed
                 print(f"{'':22s} error: {error}")
+                broken.append(name)
                 continue
             print(f"{'':22s} parameters (256 px): " + (", ".join(f"{k} {v:,}" for k, v in counts.items()) or "none"))
     for problem in methods.PLUGIN_PROBLEMS:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(f"error: {problem}", file=sys.stderr)
+    broken += [problem.split(": ", 1)[0] for problem in methods.PLUGIN_PROBLEMS]
+    if broken:  # the others are listed, and a script or CI job listing methods sees the failure
+        print(f"error: {len(broken)} broken (see above): {'; '.join(broken)}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import glob
 import io
 import sys
 from dataclasses import dataclass
@@ -42,10 +43,9 @@ from bench import config as config_module
 from bench.config import Config
 from bench.data.images import ImageReadError, read_rgb, to_tensor
 from bench.data.masks import EvalSetting
-from bench.evaluate import batch_rows, missing_folders, remove_unused, row_constants, write_samples
+from bench.evaluate import batch_rows, missing_folders, note, remove_unused, row_constants, write_samples
 from bench.records import rows
 from bench.records.manifest import SUPPLIED_KIND
-from bench.setup import say
 
 BATCH = 16
 SAMPLES = 8  # composites saved per setting, as eval.samples_to_save's default
@@ -104,6 +104,12 @@ def locate(folder: Path, tests: testset.TestSet) -> dict[testset.Entry, Path]:
                                "DIR/<id>.png alone is for a test set of one setting")
     found = {e: (folder / e.setting if nested else folder) / testset.file_name(e.id) for e in tests.entries}
     missing = [path for path in found.values() if not path.is_file()]
+    misnamed = [(path, other) for path in missing for other in _same_stem(path)]
+    if misnamed:
+        path, other = misnamed[0]
+        raise PredictionsError(f"--predictions {folder}: {len(misnamed)} of {len(found)} outputs in another format "
+                               f"or name: expected PNG named {path.name}, found {other.name} (first: {other}); "
+                               "save each output as a PNG named <id>.png")
     if missing:
         raise PredictionsError(f"--predictions {folder}: {len(missing)} of {len(found)} outputs missing "
                                f"(first: {missing[0]})")
@@ -113,6 +119,13 @@ def locate(folder: Path, tests: testset.TestSet) -> dict[testset.Entry, Path]:
         warn(f"--predictions {folder}: {len(extra)} file(s) that are no test image's output, ignored "
              f"(first: {extra[0]})")
     return found
+
+
+def _same_stem(path: Path) -> list[Path]:
+    """The files beside a missing output `path` named like it but for the suffix (X.jpg, X.PNG)."""
+    if not path.parent.is_dir():
+        return []
+    return sorted(p for p in path.parent.glob(f"{glob.escape(path.stem)}.*") if p.is_file() and p.stem == path.stem)
 
 
 def read_output(path: Path, size: int) -> np.ndarray:
@@ -217,7 +230,7 @@ def score(predictions: Path, name: str, testset_dir: Path, *, runs_root: Path = 
     run_dir = Path(runs_root) / config.run_id
     created = missing_folders(run_dir)
     try:
-        with lock.hold(run_dir, say):
+        with lock.hold(run_dir, note):
             run = runs.open_evaluation_run(run_dir, config, command=runs.command_line(), device="cpu",
                                            checkpoint=Path(predictions), provenance=provenance)
             runs.write_method_card(run, outputs, DESCRIPTION, ())

@@ -303,7 +303,7 @@ class RunFolder:
         """The run's config.yaml (never empty: it is the resolved config the run was made with)."""
         raw = reading.yaml_mapping(self.config_file, CONFIG_FIX, config_module.parse_yaml)
         if not raw:
-            raise reading.fail(self.config_file, "empty", CONFIG_FIX)
+            raise reading.fail(self.config_file, "holds no keys", CONFIG_FIX)
         return config_module.from_dict(raw, source=str(self.config_file))
 
     def read_method_card(self) -> dict[str, Any]:

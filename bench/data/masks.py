@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from bench.records import reading
+
 BUCKETS: list[tuple[float, float]] = [
     (0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6),
 ]
@@ -318,6 +320,14 @@ def generated_masks(bucket: int, size: int, count: int, seed: int) -> MaskSet:
 
 
 MANIFEST = "manifest.csv"
+MANIFEST_COLUMNS = ("file", "bucket", "ratio", "sha256")
+MANIFEST_FIX = "remake the set with `inpaint-bench masks make` into a new folder"
+
+
+def manifest_rows(manifest: Path) -> list[dict[str, str]]:
+    """The rows of a set's manifest.csv, read through the one CSV reader (bench.records.reading):
+    a damaged file is one line naming it."""
+    return reading.csv_rows(manifest, MANIFEST_COLUMNS, MANIFEST_FIX)
 
 
 def made_masks(folder: Path, bucket: int, size: int, count: int = 0) -> MaskSet:
@@ -327,8 +337,7 @@ def made_masks(folder: Path, bucket: int, size: int, count: int = 0) -> MaskSet:
     manifest = Path(folder) / MANIFEST
     if not manifest.is_file():
         raise MaskError(f"{folder}: no {MANIFEST}; write a mask set with `inpaint-bench masks make`")
-    with manifest.open(newline="") as handle:
-        rows = [r for r in csv.DictReader(handle) if r["bucket"] == BUCKET_LABELS[bucket]]
+    rows = [r for r in manifest_rows(manifest) if r["bucket"] == BUCKET_LABELS[bucket]]
     if not rows:
         raise MaskError(f"{manifest}: no masks for bucket {BUCKET_LABELS[bucket]}")
     made = _made_count(Path(folder))
@@ -411,6 +420,7 @@ def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0) -> Path:
     wanted = f"size={size} count={count} seed={seed}\n"
     if manifest.is_file():
         if params.is_file() and params.read_text() == wanted:
+            manifest_rows(manifest)  # kept only if it reads
             return manifest
         raise MaskError(f"{out_dir}: holds another mask set ({params.read_text().strip() if params.is_file() else 'unknown'}); choose a new folder")
     buckets = [out_dir / f"b{b}" for b in range(len(BUCKET_LABELS))]
@@ -433,7 +443,7 @@ def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0) -> Path:
     params.write_text(wanted)
     tmp = manifest.with_suffix(".tmp")
     with tmp.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["file", "bucket", "ratio", "sha256"])
+        writer = csv.DictWriter(handle, fieldnames=MANIFEST_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
         handle.flush()

@@ -20,6 +20,9 @@ from typing import Any
 import yaml
 
 
+EMPTY = "empty file"  # the problem of a record file with no content (a write that never happened)
+
+
 class RecordError(ValueError):
     """A record file that cannot be read as what it should hold; the message says which file,
     what is wrong and what to do."""
@@ -74,10 +77,14 @@ def json_object(path: Path | str, fix: str) -> dict[str, Any]:
 
 
 def yaml_mapping(path: Path | str, fix: str, parse: Any = yaml.safe_load) -> dict[str, Any]:
-    """A YAML file that must hold a mapping (an empty file reads as an empty one)."""
+    """A YAML file that must hold a mapping; an empty file (or one of comments only) is refused
+    as such, never read as a mapping of no keys."""
+    content = text(path, fix)
     with reading(path, fix):
-        data = parse(text(path, fix))
-    return {} if data is None else expect_mapping(path, data, fix, "YAML")
+        data = parse(content)
+    if data is None:
+        raise fail(path, EMPTY if not content.strip() else "holds only comments, no keys", fix)
+    return expect_mapping(path, data, fix, "YAML")
 
 
 def expect_mapping(path: Path | str, data: Any, fix: str, kind: str) -> dict[str, Any]:

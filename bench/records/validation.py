@@ -46,9 +46,11 @@ def truncate(path: Path, before_step: int) -> None:
 
 def read(path: Path) -> pd.DataFrame | None:
     """The rows (complete lines only, through the one CSV reader), or None when the file is
-    absent; a damaged file is one RecordError line naming it."""
+    absent; a damaged or empty file is one RecordError line naming it."""
     if not path.is_file():
         return None
+    if not reading.text(path, FIX).strip():  # no header: nothing our writer leaves behind
+        raise reading.fail(path, reading.EMPTY, FIX)
     columns = columns_of(path)
     numbers = [c for c in columns if c != "setting"]
     frame = pd.DataFrame(reading.csv_rows(path, columns, FIX, numbers=numbers), columns=list(columns))

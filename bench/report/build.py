@@ -422,7 +422,10 @@ def learning_curves(results: Results) -> list[tuple[str, str]]:
     found = []
     for dataset in dict.fromkeys(r.dataset for r in results.runs if r.validation is not None):
         group = [r for r in results.runs if r.dataset == dataset]
-        curves = [(r.run_id, r.method, results.validation(r)) for r in group if r.validation is not None]
+        curves = [(r.run_id, r.method, frame) for r in group
+                  if r.validation is not None and not (frame := results.validation(r)).empty]
+        if not curves:  # no complete row yet (a run stopped in its first validation): no figure
+            continue
         diverged = {r.run_id: step for r in group if (step := results.diverged_at(r)) is not None}
         levels = [figures.Level(f"{r.method} (training-free, evaluated)", r.method, r.levels)
                   for r in group if r.training_free and r.levels]

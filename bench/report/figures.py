@@ -49,6 +49,22 @@ def png_bytes(figure: plt.Figure) -> bytes:
     return buffer.getvalue()
 
 
+def legend_below(figure: plt.Figure, handles: list, labels: list[str], columns: int = 4) -> None:
+    """The figure's legend under its panels in as many columns (at most `columns`) as fit the
+    figure's width (a wider one is cut at both edges when saved, its outer entries lost), the
+    figure made taller by the legend's height so that the panels keep theirs."""
+    renderer = figure.canvas.get_renderer()
+    for ncol in range(min(columns, len(labels)), 0, -1):
+        legend = figure.legend(handles, labels, loc="outside lower center", ncol=ncol, fontsize=7)
+        box = legend.get_window_extent(renderer)
+        if ncol == 1 or box.width <= figure.bbox.width:
+            break
+        legend.remove()
+    figure.set_figheight(figure.get_figheight() + box.height / figure.dpi)
+    if box.width > figure.bbox.width:  # one label wider than the figure: widen it
+        figure.set_figwidth(box.width / figure.dpi + 0.2)
+
+
 def data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
@@ -118,7 +134,7 @@ def headline_figure(found: pd.DataFrame) -> bytes:
     if legend_width:
         figure.legend(handles, labels, loc="outside right upper", fontsize=7)
     else:
-        figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=7)
+        legend_below(figure, handles, labels)
     return png_bytes(figure)
 
 
@@ -153,7 +169,7 @@ def bucket_figure(table: pd.DataFrame, title: str, paper_lines: bool = True) -> 
     handles, labels = axes[0].get_legend_handles_labels()
     figure.suptitle(title, fontsize=10)
     if handles:
-        figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=7)
+        legend_below(figure, handles, labels)
     return png_bytes(figure)
 
 
@@ -256,7 +272,7 @@ def learning_curve_figure(curves: list[tuple[str, str, pd.DataFrame]], levels: l
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.suptitle(title, fontsize=10)
     if handles:
-        figure.legend(handles, labels, loc="outside lower center", ncol=min(4, len(labels)), fontsize=7)
+        legend_below(figure, handles, labels)
     return png_bytes(figure)
 
 

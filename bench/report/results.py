@@ -246,6 +246,9 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
     repeated = sorted({i for i in ids if ids.count(i) > 1})
     if repeated:
         raise ValueError(f"report: run id(s) {', '.join(repeated)} given more than once")
+    for record in records:  # the logs to copy, read where they are: a damaged one is named there, nothing written
+        validation_record.read(record.folder.validation_file)
+        divergence_record.read(record.folder.divergence_file)
     rows = tables.load_rows([r.path for r in records])
     built = coverage.mark(tables.build_tables(rows, tables.load_paper(paper_csv), l1=l1,
                                               data_counts=data_counts, n_boot=n_boot, seed=seed), incomplete)
