@@ -139,3 +139,25 @@ def test_the_official_pennet_case_times_a_checkout_named_by_the_environment(tmp_
     monkeypatch.setenv(official_pennet.ENVIRONMENT, str(tmp_path))
     with pytest.raises(FileNotFoundError, match="not a PEN-Net checkout"):
         official_pennet.checkout(None)
+
+
+def _running(pid: int) -> bool:
+    try:
+        return "zombie" not in Path(f"/proc/{pid}/status").read_text().lower()
+    except FileNotFoundError:
+        return False
+
+
+def test_a_command_past_its_cap_is_killed_with_its_children(tmp_path):
+    """torchrun's workers are the launcher's children: a time-out must not leave them running."""
+    child = tmp_path / "child.pid"
+    script = ("import subprocess, sys, time; "
+              "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+              f"open({str(child)!r}, 'w').write(str(p.pid)); time.sleep(60)")
+    with pytest.raises(device_check.CaseTimeout, match="ran past its cap of 5 s"):
+        device_check.run_command([sys.executable, "-c", script], tmp_path / "log.txt", 5)
+    pid = int(child.read_text())
+    deadline = time.monotonic() + 10
+    while _running(pid):
+        assert time.monotonic() < deadline, f"child {pid} still running"
+        time.sleep(0.1)

@@ -124,7 +124,7 @@ class Check:
         self.args, self.settings, self.device = args, settings, device
         self.record = Record("device_check", vars(args), device)
         self.out = args.out
-        self.work = args.work or self.record.stem(args.out).with_name(self.record.stem(args.out).name + "-work")
+        self.work = args.work or Path(f"{self.record.stem(args.out)}-work")
         self.started = time.perf_counter()
 
     def left(self) -> float:
@@ -303,10 +303,12 @@ def run_command(command: list[str], log: Path, seconds: float) -> None:
         process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             code = process.wait(timeout=seconds)
-        except BaseException:
+        except BaseException as error:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+            if isinstance(error, subprocess.TimeoutExpired):
+                raise CaseTimeout(f"ran past its cap of {seconds:.3g} s (log: {log})") from None
             raise
     if code != 0:
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
