@@ -102,7 +102,8 @@ def test_channels_last_gives_float32_output_and_bf16_stays_near(smoke):
 
 
 def _check(tmp_path) -> device_check.Check:
-    args = argparse.Namespace(smoke=True, device="cpu", official_pennet=None, out=tmp_path / "out", work=None)
+    args = argparse.Namespace(smoke=True, device="cpu", official_pennet=None, out=tmp_path / "out", work=None,
+                              commit=None)
     return device_check.Check(args, device_check.SMOKE, device_check.torch.device("cpu"))
 
 
@@ -161,3 +162,15 @@ def test_a_command_past_its_cap_is_killed_with_its_children(tmp_path):
     while _running(pid):
         assert time.monotonic() < deadline, f"child {pid} still running"
         time.sleep(0.1)
+
+
+def test_a_copy_without_git_history_records_the_commit_given(tmp_path, monkeypatch):
+    monkeypatch.setattr(device_check.runs, "git_state", lambda: (None, None))  # as on a lent machine
+    check = _check(tmp_path)
+    device_check.environment(check)
+    assert check.record.results[-1]["commit"] is None and "unknown (pass --commit)" in check.record.results[-1]["summary"]
+    check.args.commit = "0123456789abcdef"
+    device_check.environment(check)
+    row = check.record.results[-1]
+    assert (row["commit"], row["commit_source"]) == ("0123456789abcdef", "--commit")
+    assert "0123456789 from --commit" in row["summary"]

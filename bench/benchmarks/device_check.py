@@ -179,9 +179,14 @@ def environment(check: Check) -> None:
                "gpu_memory_gib": properties.total_memory / 2**30 if properties else None,
                "capability": f"{properties.major}.{properties.minor}" if properties else None}
     env = check.record.environment
+    # A copy of the working tree without git history (a lent machine's) cannot say its commit:
+    # then the one given with --commit, said to be given.
+    commit, source = (env["git_sha"], "git") if env["git_sha"] else (check.args.commit, "--commit")
+    said = f"{commit[:10]}{' (dirty)' if env['git_dirty'] else ''}" if commit else "unknown (pass --commit)"
     check.add("environment", f"torch {env['torch']}, CUDA {env['cuda']}, cuDNN {figures['cudnn']}, "
               f"{env['device']}" + (f" {figures['gpu_memory_gib']:.0f} GiB" if properties else "")
-              + f", commit {(env['git_sha'] or '?')[:10]}{' (dirty)' if env['git_dirty'] else ''}", **figures)
+              + f", commit {said}{' from --commit' if commit and source == '--commit' else ''}",
+              commit=commit, commit_source=source if commit else None, **figures)
 
 
 def build(check: Check, name: str, channels_last: bool = False) -> tuple[Method, torch.Tensor, torch.Tensor]:
@@ -392,6 +397,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     default_out = Path(os.environ["OUT"]) if os.environ.get("OUT") else DEFAULT_DIR
     parser.add_argument("--out", type=Path, default=default_out,
                         help=f"folder for the JSON + CSV ($OUT when set, else {DEFAULT_DIR})")
+    parser.add_argument("--commit", default=None,
+                        help="the commit of a copy without git history (a lent machine's), recorded as given")
     parser.add_argument("--work", type=Path, default=None,
                         help="folder for the torchrun and quick-profile run folders (default: <record>-work)")
     return parser.parse_args(argv)
