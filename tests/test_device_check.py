@@ -168,9 +168,22 @@ def test_a_copy_without_git_history_records_the_commit_given(tmp_path, monkeypat
     monkeypatch.setattr(device_check.runs, "git_state", lambda: (None, None))  # as on a lent machine
     check = _check(tmp_path)
     device_check.environment(check)
-    assert check.record.results[-1]["commit"] is None and "unknown (pass --commit)" in check.record.results[-1]["summary"]
+    unknown = check.record.results[-1]
+    assert unknown["commit"] is None and "unknown (pass --commit)" in unknown["summary"]
     check.args.commit = "0123456789abcdef"
     device_check.environment(check)
     row = check.record.results[-1]
     assert (row["commit"], row["commit_source"]) == ("0123456789abcdef", "--commit")
     assert "0123456789 from --commit" in row["summary"]
+
+
+@pytest.mark.parametrize("gpus", [1, 2])
+def test_the_full_check_fits_its_budget_with_one_or_two_gpus(tmp_path, monkeypatch, gpus):
+    monkeypatch.setattr(device_check.torch.cuda, "device_count", lambda: gpus)
+    check = _check(tmp_path)
+    check.settings = device_check.FULL
+    cases = device_check.plan(check)
+    names = [case for case, _, _ in cases]
+    assert names == ["environment", *(f"speed {m}" for m in device_check.trained_methods()), "parity",
+                     *(f"torchrun {n}" for n in range(1, gpus + 1)), "quick profile", "official pennet"]
+    assert sum(cap for _, cap, _ in cases) <= device_check.BUDGET_S <= 8 * 60
