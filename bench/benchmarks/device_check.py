@@ -14,8 +14,9 @@ Cases, in order, each under its own time cap (CAPS, in seconds; together at most
                   on the same inputs and weights (max and mean absolute difference, and whether
                   within PARITY_BOUNDS), so a speed figure never hides a wrong result;
   torchrun N      `torchrun --nproc-per-node N` training the reference method a few steps (NCCL on
-                  GPU, gloo on CPU): N = 1, and 2 when two GPUs are visible. One process starts no
-                  process group (bench.distributed), so only N = 2 runs a collective;
+                  GPU, gloo on CPU) with train.bf16 and train.channels_last: N = 1, and 2 when two
+                  GPUs are visible. One process starts no process group (bench.distributed), so
+                  only N = 2 runs a collective;
   quick profile   `inpaint-bench reproduce quick` end to end, its centre-mask PSNR per method
                   against the committed CPU figures (CPU_QUICK_CENTRE_PSNR) within QUICK_BOUNDS_DB;
   official pennet the official PEN-Net code's train step beside ours on the same inputs, when a
@@ -74,6 +75,8 @@ CPU_QUICK_WALL_S = 395
 # Methods are built for ITERATIONS steps and timed from step TIMED_FROM on: every one in its main
 # phase (GLCIC's joint one, 80 % of its steps; at step 0 it trains its completion network alone).
 ITERATIONS, TIMED_FROM = 1000, 900
+# The torchrun cases train with the trainer's GPU options on (it applies them on GPU only).
+TRAINER_OPTIONS = ("train.bf16=true", "train.channels_last=true")
 # A GPU run must land within this of the CPU figure: training-free methods compute the same
 # (on CPU in both runs); trained ones take 100 steps in other float arithmetic.
 QUICK_BOUNDS_DB = {"training-free": 0.05, "trained": 1.0}
@@ -90,11 +93,14 @@ class Settings:
     torchrun_processes: tuple[int, ...] | None  # None: 1, and 2 when two GPUs are visible
     quick_arguments: tuple[str, ...]
     quick_note: str
+    time_scale: float  # the caps and the budget are CAPS and BUDGET_S times this
 
 
-FULL = Settings(256, 8, 64, 3, 1, 5, None, (), "the whole quick profile")
+FULL = Settings(256, 8, 64, 3, 1, 5, None, (), "the whole quick profile", 1.0)
+# A shared 2-core CPU runs the smoke's cases up to 5× slower under load than idle (torchrun with 2
+# gloo processes took 36 s there at a load of 9, 2 cores): generous caps, the check is its cases.
 SMOKE = Settings(64, 2, 4, 1, 0, 1, (2,), ("--methods", "mean-fill"),
-                 "smoke: the training-free mean fill only (training the whole profile takes minutes on CPU)")
+                 "smoke: the training-free mean fill only (training the whole profile takes minutes on CPU)", 5.0)
 
 
 class CaseTimeout(Exception):
@@ -132,7 +138,7 @@ class Check:
         self.started = time.perf_counter()
 
     def left(self) -> float:
-        return BUDGET_S - (time.perf_counter() - self.started)
+        return BUDGET_S * self.settings.time_scale - (time.perf_counter() - self.started)
 
     def add(self, case: str, summary: str, **figures: Any) -> None:
         """One finished figure: recorded and written at once."""
@@ -328,7 +334,8 @@ def torchrun(check: Check, processes: int, seconds: float) -> None:
     s = check.settings
     (run,) = profiles.plan("quick", methods=[methods.REFERENCE], overrides=[
         f"train.iterations={s.torchrun_steps}", f"train.batch_size={s.batch}", "train.validate_every=null",
-        f"train.checkpoint_every={s.torchrun_steps}", "train.log_every=1", f"train.device={check.device.type}"]).runs
+        f"train.checkpoint_every={s.torchrun_steps}", "train.log_every=1", f"train.device={check.device.type}",
+        *TRAINER_OPTIONS]).runs
     folder = check.work / f"torchrun-{processes}"
     config_file = folder / "config.yaml"
     runs.write_text(config_file, config_module.dump(run.config))
@@ -339,9 +346,10 @@ def torchrun(check: Check, processes: int, seconds: float) -> None:
     wall = time.perf_counter() - start
     manifest = runs.RunFolder(folder / "run").read_manifest()
     backend = ("nccl" if check.device.type == "cuda" else "gloo") if processes > 1 else "none (one process)"
-    check.add(f"torchrun {processes}", f"{processes} process(es), backend {backend}: {s.torchrun_steps} steps "
-              f"in {wall:.1f} s wall (start-up included), run {manifest.status}",
-              processes=processes, backend=backend, steps=s.torchrun_steps, wall_s=wall,
+    check.add(f"torchrun {processes}", f"{processes} process(es), backend {backend}, {' '.join(TRAINER_OPTIONS)}: "
+              f"{s.torchrun_steps} steps in {wall:.1f} s wall (start-up included), run {manifest.status}",
+              processes=processes, backend=backend, trainer_options=" ".join(TRAINER_OPTIONS),
+              steps=s.torchrun_steps, wall_s=wall,
               world_size=manifest.world_size, run_status=manifest.status)
 
 
@@ -407,14 +415,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def plan(check: Check) -> list[tuple[str, float, Callable[[float], None]]]:
     """(case, cap in seconds, work given its seconds), in order."""
     s = check.settings
+    caps = {case: cap * s.time_scale for case, cap in CAPS.items()}
     processes = s.torchrun_processes or ((1, 2) if torch.cuda.device_count() >= 2 else (1,))
     cases: list[tuple[str, float, Callable[[float], None]]] = [
-        ("environment", CAPS["environment"], lambda _: environment(check))]
-    cases += [(f"speed {name}", CAPS["speed"], lambda _, name=name: speed(check, name)) for name in trained_methods()]
-    cases.append(("parity", CAPS["parity"], lambda _: parity(check)))
-    cases += [(f"torchrun {n}", CAPS["torchrun"], lambda seconds, n=n: torchrun(check, n, seconds)) for n in processes]
-    cases.append(("quick profile", CAPS["quick profile"], lambda seconds: quick_profile(check, seconds)))
-    cases.append(("official pennet", CAPS["official pennet"], lambda _: official(check)))
+        ("environment", caps["environment"], lambda _: environment(check))]
+    cases += [(f"speed {name}", caps["speed"], lambda _, name=name: speed(check, name)) for name in trained_methods()]
+    cases.append(("parity", caps["parity"], lambda _: parity(check)))
+    cases += [(f"torchrun {n}", caps["torchrun"], lambda seconds, n=n: torchrun(check, n, seconds)) for n in processes]
+    cases.append(("quick profile", caps["quick profile"], lambda seconds: quick_profile(check, seconds)))
+    cases.append(("official pennet", caps["official pennet"], lambda _: official(check)))
     return cases
 
 
@@ -432,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = plan(check)
     total = sum(cap for _, cap, _ in cases)
     check.record.say(f"device check{' (smoke)' if args.smoke else ''} on {check.record.environment['device']}: "
-                     f"{len(cases)} cases, caps {total:.0f} s in all, budget {BUDGET_S} s; record "
+                     f"{len(cases)} cases, caps {total:.0f} s in all, budget {BUDGET_S * settings.time_scale:.0f} s; record "
                      f"{check.record.stem(args.out)}.json")
     for case, cap, work in cases:
         check.run(case, cap, work)
