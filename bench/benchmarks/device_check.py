@@ -11,8 +11,9 @@ Cases, in order, each under its own time cap (CAPS, in seconds; together at most
                   then the largest batch up to 64 that trains (doubling, stopping at the first
                   out-of-memory), with the peak memory of each;
   parity          each trained method's output in bfloat16 and in channels_last against float32
-                  on the same inputs and weights (max and mean absolute difference, and whether
-                  within PARITY_BOUNDS), so a speed figure never hides a wrong result;
+                  on the same inputs and (seeded, fresh) weights: max and mean absolute difference,
+                  and the mean relative to float32's mean absolute output within PARITY_BOUNDS, so
+                  a speed figure never hides a wrong result;
   torchrun N      `torchrun --nproc-per-node N` training the reference method a few steps (NCCL on
                   GPU, gloo on CPU) with train.bf16 and train.channels_last: N = 1, and 2 when two
                   GPUs are visible. One process starts no process group (bench.distributed), so
@@ -63,9 +64,11 @@ BUDGET_S = 480  # 8 minutes: a lent machine's single command may run 10
 CAPS = {"environment": 10, "speed": 35, "parity": 25, "torchrun": 40, "quick profile": 180,
         "official pennet": 30}  # "speed" per method, "torchrun" per process count: 425 s on one GPU, 465 on two
 MODES = {"float32": (False, False), "bfloat16": (True, False), "channels_last": (False, True)}  # (bf16, channels_last)
-# Output against float32's, max absolute difference on [-1, 1] images. channels_last is the same
-# arithmetic in another order (CUDA convolutions may use TF32 in both); bfloat16 keeps 8 bits.
-PARITY_BOUNDS = {"bfloat16": 0.25, "channels_last": 1e-3}
+# Output against float32's: mean |difference| over mean |float32 output| (fresh networks give
+# small outputs, 4e-4 to 0.2 on average at 64², so an absolute bound would say little).
+# channels_last is the same arithmetic in another order (CUDA convolutions may use TF32 in both);
+# bfloat16 keeps 8 bits of mantissa (measured on CPU: 0.4 % to 14 %).
+PARITY_BOUNDS = {"bfloat16": 0.25, "channels_last": 1e-2}
 # README.md's quick-run table (2026-12-07, the idle 2-core CPU): centre-mask mean PSNR (dB) over
 # the 24 test crops, and the wall time. srpnet-baseline is pennet's network, trained once.
 CPU_QUICK_CENTRE_PSNR = {"srpnet+discriminator": 22.76, "pennet": 22.72, "srpnet-baseline": 22.72,
@@ -301,11 +304,12 @@ def parity(check: Check) -> None:
                 given = [images, masks]
             difference = (output(bf16, *given) - reference).abs()
             largest, mean = difference.max().item(), difference.mean().item()
-            within = largest <= PARITY_BOUNDS[mode]
-            check.add("parity", f"{name} {mode} vs float32: max {largest:.2e}, mean {mean:.2e} "
-                      f"({'within' if within else 'OVER'} {PARITY_BOUNDS[mode]:g})",
+            relative = mean / max(reference.abs().mean().item(), 1e-12)
+            within = relative <= PARITY_BOUNDS[mode]
+            check.add("parity", f"{name} {mode} vs float32: max {largest:.2e}, mean {mean:.2e}, relative "
+                      f"{relative:.2e} ({'within' if within else 'OVER'} {PARITY_BOUNDS[mode]:g})",
                       method=name, mode=mode, max_abs_difference=largest, mean_abs_difference=mean,
-                      bound=PARITY_BOUNDS[mode], within_bound=within)
+                      relative_difference=relative, bound=PARITY_BOUNDS[mode], within_bound=within)
         del method
         free(check.device)
 
@@ -347,7 +351,7 @@ def torchrun(check: Check, processes: int, seconds: float) -> None:
     manifest = runs.RunFolder(folder / "run").read_manifest()
     backend = ("nccl" if check.device.type == "cuda" else "gloo") if processes > 1 else "none (one process)"
     check.add(f"torchrun {processes}", f"{processes} process(es), backend {backend}, {' '.join(TRAINER_OPTIONS)}: "
-              f"{s.torchrun_steps} steps in {wall:.1f} s wall (start-up included), run {manifest.status}",
+              f"{s.torchrun_steps} step(s) in {wall:.1f} s wall (start-up included), run {manifest.status}",
               processes=processes, backend=backend, trainer_options=" ".join(TRAINER_OPTIONS),
               steps=s.torchrun_steps, wall_s=wall,
               world_size=manifest.world_size, run_status=manifest.status)
