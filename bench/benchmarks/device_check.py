@@ -1,6 +1,7 @@
 """The prepared device check: the figures a lent GPU must give, in one command, within 8 minutes.
 
     inpaint-bench benchmark device_check [--smoke] [--official-pennet DIR] [--out DIR] [--work DIR]
+                                         [--commit SHA]
 
 Cases, in order, each under its own time cap (CAPS, in seconds; together at most BUDGET_S):
   environment     torch, CUDA, cuDNN, GPU name and memory, the commit;
