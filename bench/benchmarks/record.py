@@ -72,12 +72,16 @@ class Record:
     def add(self, **measurement: Any) -> None:
         self.results.append(measurement)
 
-    def write(self, folder: Path | str) -> Path:
-        """Write the JSON record and its CSV; return the JSON's path (also printed to stderr)."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
+    def stem(self, folder: Path | str) -> Path:
+        """`<folder>/<benchmark>-<UTC start time>`: the record's path without its suffix."""
         stamp = self.environment["time_utc"].replace(":", "").replace("+0000", "Z")
-        stem = folder / f"{self.benchmark}-{stamp}"
+        return Path(folder) / f"{self.benchmark}-{stamp}"
+
+    def write(self, folder: Path | str, announce: bool = True) -> Path:
+        """Write the JSON record and its CSV (each atomically; a later call rewrites both with
+        what was added since); return the JSON's path (printed to stderr when `announce`)."""
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        stem = self.stem(folder)
         record = {"benchmark": self.benchmark, "arguments": self.arguments,
                   "environment": self.environment, "results": self.results, "printed": self.printed}
         runs.write_text(stem.with_suffix(".json"), json.dumps(record, indent=2) + "\n")
@@ -89,5 +93,6 @@ class Record:
         writer.writeheader()
         writer.writerows(rows)
         runs.write_text(stem.with_suffix(".csv"), text.getvalue())
-        print(f"figures written to {stem.with_suffix('.json')} and .csv", file=sys.stderr)
+        if announce:
+            print(f"figures written to {stem.with_suffix('.json')} and .csv", file=sys.stderr)
         return stem.with_suffix(".json")
