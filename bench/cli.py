@@ -124,13 +124,16 @@ def _masks_arguments(parser: argparse.ArgumentParser) -> None:
     make.add_argument("--size", type=int, default=256, help="mask side in pixels (default 256)")
     make.add_argument("--count", type=int, default=2000, help="masks per bucket (default 2000)")
     make.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    make.add_argument("--sets", type=lambda s: tuple(s.split(",")), default=("irregular",), metavar="SET,…",
+                      help="irregular (the six buckets, the default) and/or mask families, e.g. lama-thick-256 "
+                      "(written at the family's own size)")
 
 
 @command("masks", "make the fixed irregular test masks (masks make OUT)", _masks_arguments)
 def _masks(args: argparse.Namespace) -> int:
     from bench.data.masks import make_mask_set
 
-    manifest = make_mask_set(args.out, args.size, args.count, args.seed)
+    manifest = make_mask_set(args.out, args.size, args.count, args.seed, args.sets)
     print(f"wrote {manifest}")
     return 0
 
@@ -215,7 +218,8 @@ def _testset_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--size", type=int, default=256, help="working size in pixels (default 256)")
     export.add_argument("--count", type=int, help="only the first N test images (eval.count; default all)")
     export.add_argument("--masks", type=lambda s: s.split(","), metavar="SETTING,…",
-                        help="mask settings (default all: center,irregular_0,…,irregular_5)")
+                        help="mask settings (default the paper's: center,irregular_0,…,irregular_5; also "
+                        "lama-{thin,medium,thick}-{256,512}, mat-{small,large}-512: docs/data.md)")
 
 
 @command("testset", "export the protocol's exact test set for other methods (testset export DATASET OUT)",

@@ -30,7 +30,7 @@ import torch
 from bench import config as config_module
 from bench import runs
 from bench.config import Config
-from bench.data import masks, splits
+from bench.data import mask_families, masks, splits
 from bench.records import reading
 from bench.evaluate import png_bytes, test_mask_set
 from bench.setup import open_data
@@ -160,10 +160,12 @@ def export(config: Config, out: Path) -> Path:
     writer.writerows([[getattr(e, c) for c in COLUMNS] for e in entries])
     manifest_bytes = manifest.getvalue().encode()
     runs.write_bytes(out / MANIFEST_FILE, manifest_bytes)
+    families = {n: mask_families.describe(n) for n in config.eval.masks if n in mask_families.FAMILIES}
     protocol = {
         "format": FORMAT, "dataset": config.data.dataset, "size": config.data.size, "count": count,
         "test_split": splits.fingerprint(dataset.ids), "settings": list(config.eval.masks),
         "mask_seed": config.eval.mask_seed, "mask_source": mask_source(config), "mask_sets": mask_sets,
+        **({"mask_families": families} if families else {}),
         "resize": RESIZE, "truth": "uint8 RGB at size×size, the image the evaluator turns into its tensor",
         "input": "the truth with hole pixels white (255); a method must not read them",
         "quantisation": QUANTISATION, "harness": harness(), "manifest_sha256": sha256(manifest_bytes),
