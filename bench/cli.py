@@ -328,6 +328,9 @@ def _l1(args: argparse.Namespace) -> str:
 def _tables_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders with eval/rows.csv")
     parser.add_argument("--out", type=Path, required=True, help="folder for the table CSVs")
+    parser.add_argument("--bin-by-hole-ratio", type=int, choices=(10, 20), action="append", default=[],
+                        metavar="PERCENT", help="also write hole_ratio_bins_<PERCENT>.csv: every setting by its "
+                        "masks' hole ratio in 10 %% (LaMa's) or 20 %% (CoModGAN's) bins; may be given twice")
     _l1_argument(parser)
     _partial_argument(parser)
 
@@ -345,7 +348,9 @@ def _tables(args: argparse.Namespace) -> int:
     l1 = _l1(args)  # a wrong variant is refused before any run is read
     incomplete = coverage.check(list(args.runs), args.partial)
     rows = tables.load_rows(list(args.runs))
-    built = coverage.mark(tables.build_tables(rows, tables.load_paper(), l1=l1), incomplete)
+    built = tables.build_tables(rows, tables.load_paper(), l1=l1)
+    built.update({f"hole_ratio_bins_{w}": tables.by_hole_ratio(rows, w, l1=l1) for w in args.bin_by_hole_ratio})
+    built = coverage.mark(built, incomplete)
     for path in tables.write_tables(built, args.out).values():
         print(f"wrote {path}")
     for reason in incomplete.values():

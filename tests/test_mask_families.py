@@ -9,6 +9,7 @@ import csv
 import dataclasses
 import hashlib
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -17,10 +18,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench import cli, config, testset
+from bench import cli, config, tables, testset
 from bench.data import mask_families as F
 from bench.data import masks
 from bench.records import rows as rows_record
+from bench.report.build import build_report
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "mask_families.json").read_text())["families"]
 
@@ -158,4 +160,36 @@ def test_export_and_evaluate_with_lama_thick_and_mat_large_end_to_end(tmp_path, 
     expected = {(e.setting, e.id): float(e.hole_ratio) for e in tests.entries}
     for _, row in rows.iterrows():
         assert float(row["hole_ratio"]) == pytest.approx(expected[(row["mask_setting"], row["image_id"])])
-    assert isinstance(rows, pd.DataFrame)
+    # the tables: the family table by label, and each setting binned by its masks' hole ratio
+    run = next((tmp_path / "runs").rglob("rows.csv")).parent.parent
+    assert cli.main(["tables", str(run), "--out", str(tmp_path / "tables"), "--bin-by-hole-ratio", "10",
+                     "--bin-by-hole-ratio", "20"]) == 0
+    families = pd.read_csv(tmp_path / "tables" / "families.csv")
+    assert list(families["masks"]) == ["LaMa-distribution thick 256", "MAT-distribution large 512"]
+    assert list(families["n"]) == [3, 3]
+    for width in (10, 20):
+        binned = pd.read_csv(tmp_path / "tables" / f"hole_ratio_bins_{width}.csv")
+        assert binned.groupby("mask_setting")["n"].sum().to_dict() == {name: 3 for name in names}
+        for (setting, label), group in rows.groupby(["mask_setting", rows["hole_ratio"].map(
+                lambda r, w=width: bin_label(r, w))]):
+            hit = binned[(binned["mask_setting"] == setting) & (binned["hole_ratio_bin"] == label)]
+            assert list(hit["n"]) == [len(group)]
+            assert hit["psnr_ours"].iloc[0] == pytest.approx(group["psnr"].mean())
+    report = build_report([run], tmp_path / "report", n_boot=10)
+    assert "MAT-distribution large 512" in report.read_text()
+
+
+def bin_label(ratio: float, width: int) -> str:
+    """The bin a hole ratio falls in, computed here by hand: (lo, hi], the first [0, w]."""
+    k = max(0, math.ceil(round(ratio * 100 / width, 9)) - 1)
+    return f"{'[' if k == 0 else '('}{k * width}%,{(k + 1) * width}%]"
+
+
+def test_hole_ratio_bins_are_lamas_tens_and_comodgans_twenties_closed_on_the_right():
+    edges, labels = tables.hole_ratio_bins(20)
+    assert labels == ["[0%,20%]", "(20%,40%]", "(40%,60%]", "(60%,80%]", "(80%,100%]"]
+    assert len(tables.hole_ratio_bins(10)[1]) == 10 and tables.hole_ratio_bins(10)[1][1] == "(10%,20%]"
+    cut = pd.cut(pd.Series([0.0, 0.2, 0.2000001, 1.0]), edges, labels=labels, include_lowest=True).astype(str)
+    assert list(cut) == ["[0%,20%]", "[0%,20%]", "(20%,40%]", "(80%,100%]"]
+    with pytest.raises(ValueError, match="--bin-by-hole-ratio 15: use one of 10, 20"):
+        tables.hole_ratio_bins(15)
