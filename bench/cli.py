@@ -129,11 +129,31 @@ def _masks_arguments(parser: argparse.ArgumentParser) -> None:
                       "(written at the family's own size)")
 
 
-@command("masks", "make the fixed irregular test masks (masks make OUT)", _masks_arguments)
-def _masks(args: argparse.Namespace) -> int:
-    from bench.data.masks import make_mask_set
+    imports = sub.add_parser("import", help="published mask files as a checksummed mask set (data.mask_dir)")
+    imports.add_argument("kind", choices=("nvidia", "mat"), help="nvidia: the NVIDIA irregular test set "
+                         "(12,000 PNGs, CC BY-NC-SA 4.0); mat: MAT's released evaluation masks")
+    imports.add_argument("dir", type=Path, help="the unpacked files")
+    imports.add_argument("--out", type=_folder, required=True, help="folder to write the mask set to")
+    imports.add_argument("--setting", help="mat: the setting the masks are (mat-small-512 or mat-large-512)")
+    imports.add_argument("--count", type=int, help="mat: the number of test images (one mask each)")
 
-    manifest = make_mask_set(args.out, args.size, args.count, args.seed, args.sets)
+
+@command("masks", "make or import fixed test masks (masks make OUT; masks import KIND DIR --out OUT)",
+         _masks_arguments)
+def _masks(args: argparse.Namespace) -> int:
+    from bench.data import mask_import
+    from bench.data.masks import MaskError, make_mask_set
+
+    if args.action == "make":
+        manifest = make_mask_set(args.out, args.size, args.count, args.seed, args.sets)
+    elif args.kind == "nvidia":
+        manifest, outside = mask_import.import_nvidia(args.dir, args.out)
+        print(f"bucket by index (file k in bucket k // 2000), licence {mask_import.NVIDIA_LICENCE}; "
+              f"{outside} mask(s) measure outside their index's bucket (ratios in {manifest.name})")
+    else:
+        if args.setting is None or args.count is None:
+            raise MaskError("masks import mat needs --setting (mat-small-512 or mat-large-512) and --count N")
+        manifest = mask_import.import_mat(args.dir, args.out, args.setting, args.count)
     print(f"wrote {manifest}")
     return 0
 

@@ -462,22 +462,34 @@ def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0,
     if unknown or not sets:
         raise MaskError(f"--sets {','.join(sets)}: {', '.join(unknown) or 'empty'} unknown; use irregular "
                         f"and/or {', '.join(mask_families.FAMILIES)}")
+    wanted = f"size={size} count={count} seed={seed}" + ("" if sets == ("irregular",) else f" sets={','.join(sets)}")
+    groups = [(f"b{b}", label, count, lambda i, b=b: (generated_mask(size, b, seed, i) * 255).astype(np.uint8))
+              for b, label in enumerate(BUCKET_LABELS) if "irregular" in sets]
+    groups += [(name, name, count, lambda i, name=name: family_native_mask(name, seed, i))
+               for name in sets if name in mask_families.FAMILIES]
+    return write_mask_set(out_dir, wanted, groups)
+
+
+MaskGroup = tuple[str, str, int, Callable[[int], np.ndarray]]
+"""(folder, bucket column, count, index → uint8 mask with 255 = hole) of one part of a mask set."""
+
+
+def write_mask_set(out_dir: Path, params_text: str, groups: list[MaskGroup]) -> Path:
+    """Write each group's masks as `<folder>/<index>.png` plus manifest.csv (file, bucket,
+    ratio, sha256) and params.txt; the manifest last, atomically, so a set without one is
+    unfinished. An existing set with the same params.txt is kept, another one is an error."""
     out_dir = Path(out_dir)
     manifest = out_dir / MANIFEST
     params = out_dir / "params.txt"
-    wanted = f"size={size} count={count} seed={seed}" + ("" if sets == ("irregular",) else f" sets={','.join(sets)}") + "\n"
+    wanted = params_text + "\n"
     if manifest.is_file():
         if params.is_file() and params.read_text() == wanted:
             return manifest
         raise MaskError(f"{out_dir}: holds another mask set ({params.read_text().strip() if params.is_file() else 'unknown'}); choose a new folder")
-    groups = [(f"b{b}", label, lambda i, b=b: (generated_mask(size, b, seed, i) * 255).astype(np.uint8))
-              for b, label in enumerate(BUCKET_LABELS) if "irregular" in sets]
-    groups += [(name, name, lambda i, name=name: family_native_mask(name, seed, i))
-               for name in sets if name in mask_families.FAMILIES]
     created = [p for p in (*(out_dir / g[0] for g in groups), out_dir, *out_dir.parents) if not p.exists()]
     rows = []
     try:
-        for folder, label, draw in groups:
+        for folder, label, count, draw in groups:
             (out_dir / folder).mkdir(parents=True, exist_ok=True)
             for i in range(count):
                 mask = draw(i)
@@ -486,7 +498,7 @@ def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0,
                 (out_dir / name).write_bytes(data)
                 rows.append({"file": name, "bucket": label, "ratio": f"{hole_ratio(mask):.6f}",
                              "sha256": hashlib.sha256(data).hexdigest()})
-    except MaskError:  # a bucket that cannot be filled at this size: remove what this call made
+    except MaskError:  # a bucket that cannot be filled, a file that cannot be read: remove what this call made
         for folder in created:  # bucket folders first, then the (now empty) folders above them
             shutil.rmtree(folder, ignore_errors=True)
         raise
