@@ -160,7 +160,8 @@ def export(config: Config, out: Path) -> Path:
     writer.writerows([[getattr(e, c) for c in COLUMNS] for e in entries])
     manifest_bytes = manifest.getvalue().encode()
     runs.write_bytes(out / MANIFEST_FILE, manifest_bytes)
-    families = {n: mask_families.describe(n) for n in config.eval.masks if n in mask_families.FAMILIES}
+    families = {n: masks.family_source(n, config.data.mask_dir)
+                for n in config.eval.masks if n in mask_families.FAMILIES}
     protocol = {
         "format": FORMAT, "dataset": config.data.dataset, "size": config.data.size, "count": count,
         "test_split": splits.fingerprint(dataset.ids), "settings": list(config.eval.masks),

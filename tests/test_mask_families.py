@@ -67,7 +67,8 @@ def test_a_changed_parameter_no_longer_gives_the_authors_masks(part, field):
         family = dataclasses.replace(family, **{field: changed(getattr(family, field))})
     else:
         inner = getattr(family, part)
-        family = dataclasses.replace(family, **{part: dataclasses.replace(inner, **{field: changed(getattr(inner, field))})})
+        inner = dataclasses.replace(inner, **{field: changed(getattr(inner, field))})
+        family = dataclasses.replace(family, **{part: inner})
     assert any(fingerprint(authors_pass(family, e["seed"])) != e["mask"] for e in FIXTURE[name])
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench import cli
+from bench import cli, config, testset
 from bench.data import mask_import, masks
 
 PER_BUCKET = 2  # the real set has 2,000; the CLI checks that count
@@ -99,6 +99,14 @@ def test_mats_masks_are_paired_by_sorted_name_and_inverted(tmp_path, capsys):
     assert [float(r["ratio"]) for r in rows] == pytest.approx([0.7, 0.1, 0.4], abs=1e-5)  # sorted names
     found = masks.test_masks("mat-large-512", 64, count=3, mask_dir=tmp_path / "set")
     assert found[2][1].mean() == pytest.approx(0.4, abs=0.02) and found.setting == "mat-large-512"
+    # exported with data.mask_dir: the authors' own masks, and protocol.json says so
+    cfg = config.from_dict({"data": {"dataset": "sample", "size": 64, "mask_dir": str(tmp_path / "set")},
+                            "eval": {"masks": ["mat-large-512"], "count": 3}})
+    tests = testset.read(testset.export(cfg, tmp_path / "testset").parent)
+    assert "source=mat" in tests.protocol["mask_families"]["mat-large-512"]
+    assert "seeded generator" not in tests.protocol["mask_families"]["mat-large-512"]
+    exported = np.asarray(Image.open(tests.of_setting("mat-large-512")[2].path(tests.root, "masks"))) > 127
+    assert np.array_equal(exported, found[2][1] > 0)
     assert cli.main(["masks", "import", "mat", str(src), "--out", str(tmp_path / "other"),
                      "--setting", "mat-large-512", "--count", "4"]) == 2
     assert "masks_val_512_eval: 3 PNG files, expected 4 (--count" in capsys.readouterr().err

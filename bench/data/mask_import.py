@@ -62,8 +62,8 @@ def import_nvidia(src: Path, out: Path, per_bucket: int = NVIDIA_MASKS_PER_BUCKE
     missing = [p.name for p in paths if not p.is_file()]
     extra = sorted(set(found) - {p.name for p in paths})
     if missing or extra:
-        detail = "; ".join(f"{what} {', '.join(names[:3])}" for what, names in (("missing", missing), ("unexpected", extra))
-                           if names)
+        detail = "; ".join(f"{what} {', '.join(names[:3])}"
+                           for what, names in (("missing", missing), ("unexpected", extra)) if names)
         raise MaskError(f"{root}: {len(found)} PNG files, the NVIDIA test set has {total} "
                         f"({paths[0].name} … {paths[-1].name}); {detail}")
     check_files(paths, NVIDIA_SIZE, "the NVIDIA test")

@@ -357,6 +357,16 @@ def family_masks(family: str, size: int, count: int, seed: int) -> MaskSet:
                    lambda j: to_size(Image.fromarray(family_native_mask(family, seed, j)), size))
 
 
+def family_source(family: str, mask_dir: str | Path | None) -> str:
+    """What a family setting's masks are, for protocol.json: the seeded generator's description,
+    or the fixed set in `mask_dir` with its params.txt (`source=mat`: MAT's own released masks)."""
+    if mask_dir is None:
+        return mask_families.describe(family)
+    params = Path(mask_dir) / "params.txt"
+    made = params.read_text().strip() if params.is_file() else "no params.txt"
+    return f"{family}: the fixed mask set in {mask_dir} ({made})"
+
+
 MANIFEST = "manifest.csv"
 
 
