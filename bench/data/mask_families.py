@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -148,6 +147,8 @@ def lama_image_mask(family: LamaFamily, rng: np.random.RandomState) -> np.ndarra
 
 def _lama_strokes(p: LamaStrokes, size: int, rng: np.random.RandomState) -> np.ndarray:
     """Polylines of 1-5 straight cv2 segments; even-numbered polylines turn the other way."""
+    import cv2  # here, not at the top: the CLI's parser loads this module, and cv2 takes 0.6 s to load
+
     mask = np.zeros((size, size), np.float32)
     for polyline in range(rng.randint(p.min_times, p.max_times + 2)):
         x, y = rng.randint(size), rng.randint(size)
