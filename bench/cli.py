@@ -124,13 +124,36 @@ def _masks_arguments(parser: argparse.ArgumentParser) -> None:
     make.add_argument("--size", type=int, default=256, help="mask side in pixels (default 256)")
     make.add_argument("--count", type=int, default=2000, help="masks per bucket (default 2000)")
     make.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    make.add_argument("--sets", type=lambda s: tuple(s.split(",")), default=("irregular",), metavar="SET,…",
+                      help="irregular (the six buckets, the default) and/or mask families, e.g. lama-thick-256 "
+                      "(written at the family's own size)")
 
 
-@command("masks", "make the fixed irregular test masks (masks make OUT)", _masks_arguments)
+    imports = sub.add_parser("import", help="published mask files as a checksummed mask set (data.mask_dir)")
+    imports.add_argument("kind", choices=("nvidia", "mat"), help="nvidia: the NVIDIA irregular test set "
+                         "(12,000 PNGs, CC BY-NC-SA 4.0); mat: MAT's released evaluation masks")
+    imports.add_argument("dir", type=Path, help="the unpacked files")
+    imports.add_argument("--out", type=_folder, required=True, help="folder to write the mask set to")
+    imports.add_argument("--setting", help="mat: the setting the masks are (mat-small-512 or mat-large-512)")
+    imports.add_argument("--count", type=int, help="mat: the number of test images (one mask each)")
+
+
+@command("masks", "make or import fixed test masks (masks make OUT; masks import KIND DIR --out OUT)",
+         _masks_arguments)
 def _masks(args: argparse.Namespace) -> int:
-    from bench.data.masks import make_mask_set
+    from bench.data import mask_import
+    from bench.data.masks import MaskError, make_mask_set
 
-    manifest = make_mask_set(args.out, args.size, args.count, args.seed)
+    if args.action == "make":
+        manifest = make_mask_set(args.out, args.size, args.count, args.seed, args.sets)
+    elif args.kind == "nvidia":
+        manifest, outside = mask_import.import_nvidia(args.dir, args.out)
+        print(f"bucket by index (file k in bucket k // 2000), licence {mask_import.NVIDIA_LICENCE}; "
+              f"{outside} mask(s) measure outside their index's bucket (ratios in {manifest.name})")
+    else:
+        if args.setting is None or args.count is None:
+            raise MaskError("masks import mat needs --setting (mat-small-512 or mat-large-512) and --count N")
+        manifest = mask_import.import_mat(args.dir, args.out, args.setting, args.count)
     print(f"wrote {manifest}")
     return 0
 
@@ -217,7 +240,8 @@ def _testset_arguments(parser: argparse.ArgumentParser) -> None:
     export.add_argument("--size", type=int, default=256, help="working size in pixels (default 256)")
     export.add_argument("--count", type=int, help="only the first N test images (eval.count; default all)")
     export.add_argument("--masks", type=lambda s: s.split(","), metavar="SETTING,…",
-                        help="mask settings (default all: center,irregular_0,…,irregular_5)")
+                        help="mask settings (default the paper's: center,irregular_0,…,irregular_5; also "
+                        "lama-{thin,medium,thick}-{256,512}, mat-{small,large}-512: docs/data.md)")
     export.add_argument("--disjoint", action="store_true",
                         help="each image under one setting only (image i under setting i mod S; fewer images per "
                         "setting): for outputs from untrusted sources, since by default every image is under "
@@ -355,6 +379,9 @@ def _l1(args: argparse.Namespace) -> str:
 def _tables_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders with eval/rows.csv")
     parser.add_argument("--out", type=Path, required=True, help="folder for the table CSVs")
+    parser.add_argument("--bin-by-hole-ratio", type=int, choices=(10, 20), action="append", default=[],
+                        metavar="PERCENT", help="also write hole_ratio_bins_<PERCENT>.csv: every setting by its "
+                        "masks' hole ratio in 10 %% (LaMa's) or 20 %% (CoModGAN's) bins; may be given twice")
     _l1_argument(parser)
     _partial_argument(parser)
 
@@ -372,7 +399,9 @@ def _tables(args: argparse.Namespace) -> int:
     l1 = _l1(args)  # a wrong variant is refused before any run is read
     incomplete = coverage.check(list(args.runs), args.partial)
     rows = tables.load_rows(list(args.runs))
-    built = coverage.mark(tables.build_tables(rows, tables.load_paper(), l1=l1), incomplete)
+    built = tables.build_tables(rows, tables.load_paper(), l1=l1)
+    built.update({f"hole_ratio_bins_{w}": tables.by_hole_ratio(rows, w, l1=l1) for w in args.bin_by_hole_ratio})
+    built = coverage.mark(built, incomplete)
     for path in tables.write_tables(built, args.out).values():
         print(f"wrote {path}")
     for reason in incomplete.values():

@@ -25,9 +25,10 @@ import yaml
 # built), so the default method is its reference entry itself, not a second copy of the name.
 from bench import methods, typed
 from bench.records import reading
-from bench.data.masks import EVAL_SETTINGS
+from bench.data.masks import EVAL_SETTINGS, PAPER_SETTINGS
 
 EVAL_MASK_SETTINGS = tuple(s.name for s in EVAL_SETTINGS)  # the names eval.masks accepts
+PAPER_MASK_SETTINGS = tuple(s.name for s in PAPER_SETTINGS)  # its default: the paper's settings
 
 
 class ConfigError(ValueError):
@@ -114,7 +115,7 @@ class TrainConfig:
 @dataclass(frozen=True)
 class EvalConfig:
     masks: tuple[str, ...] = field(
-        default=EVAL_MASK_SETTINGS, metadata={"choices": EVAL_MASK_SETTINGS}
+        default=PAPER_MASK_SETTINGS, metadata={"choices": EVAL_MASK_SETTINGS}
     )
     count: int | None = field(default=None, metadata={"min": 1})  # None: the whole test split
     batch_size: int = field(default=16, metadata={"min": 1})

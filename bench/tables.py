@@ -26,6 +26,7 @@ import pandas as pd
 
 from bench import audit, methods
 from bench.data.datasets import REAL_DATASETS
+from bench.data import mask_families
 from bench.data.masks import BUCKET_LABELS, NVIDIA_MASKS_PER_BUCKET
 from bench.data.sample import DOMAINS
 from bench.metrics import DEFAULT_L1, SPECS, TABLE_METRICS, check_l1
@@ -121,6 +122,7 @@ TABLE_TITLES = {
     "paired": "Paired comparison: SRPNet minus each other method on the same images and masks",
     "audit": "Paper-consistency audit (computed from paper_tables.csv)",
 }
+FAMILIES_TITLE = "Mask families: LaMa's and MAT's mask distributions (seeded generators, not their test files)"
 GROUP_COLUMNS = ["run_id", "method", "dataset", "source", "mask_setting", "bucket"]
 
 
@@ -462,11 +464,47 @@ def paired_comparison(rows: pd.DataFrame, *, l1: str = DEFAULT_L1, reference: st
                            "baseline": METHOD_ORDER, "run_id": (), "baseline_run_id": ()})
 
 
+def families_table(ours: pd.DataFrame) -> pd.DataFrame:
+    """The aggregated rows of the mask-family settings (bench.data.mask_families), each named by
+    its label ("LaMa-distribution thick 256"), which no paper table holds."""
+    frame = ours[ours["mask_setting"].isin(list(mask_families.FAMILIES))].copy()
+    frame.insert(frame.columns.get_loc("mask_setting") + 1, "masks",
+                 [mask_families.label(name) for name in frame["mask_setting"]])
+    return sort_by(frame, {"dataset": DATASET_ORDER, "source": (SOURCE_FULL, SOURCE_SAMPLE),
+                           "mask_setting": tuple(mask_families.FAMILIES), "method": METHOD_ORDER, "run_id": ()})
+
+
+HOLE_RATIO_BIN_WIDTHS = (10, 20)  # LaMa's 10 % bins, CoModGAN's 20 % bins
+
+
+def hole_ratio_bins(width: int) -> tuple[list[float], list[str]]:
+    """Edges and labels of `width` % hole-ratio bins: [0%,w%], (w%,2w%], …, (100-w%,100%]."""
+    if width not in HOLE_RATIO_BIN_WIDTHS:
+        raise ValueError(f"--bin-by-hole-ratio {width}: use one of {', '.join(map(str, HOLE_RATIO_BIN_WIDTHS))} "
+                         "(LaMa's 10 % bins, CoModGAN's 20 %)")
+    edges = list(range(0, 101, width))
+    labels = [f"{'[' if lo == 0 else '('}{lo}%,{hi}%]" for lo, hi in zip(edges, edges[1:])]
+    return [e / 100 for e in edges], labels
+
+
+def by_hole_ratio(rows: pd.DataFrame, width: int, *, l1: str = DEFAULT_L1, n_boot: int = 1000,
+                  seed: int = 0) -> pd.DataFrame:
+    """Mean and bootstrap CI per run × dataset × mask setting × hole-ratio bin of `width` %
+    (each image by the hole ratio of its own mask; irregular buckets pooled first)."""
+    edges, labels = hole_ratio_bins(width)
+    binned = rows.assign(bucket=pd.cut(rows["hole_ratio"], edges, labels=labels, include_lowest=True).astype(str))
+    frame = aggregate(binned, l1=l1, n_boot=n_boot, seed=seed)
+    frame = frame[frame["bucket"] != "all"].rename(columns={"bucket": "hole_ratio_bin"})
+    return sort_by(frame, {"dataset": DATASET_ORDER, "source": (SOURCE_FULL, SOURCE_SAMPLE),
+                           "mask_setting": ("center", "irregular", *mask_families.FAMILIES),
+                           "hole_ratio_bin": tuple(labels), "method": METHOD_ORDER, "run_id": ()})
+
+
 def build_tables(rows: pd.DataFrame, paper: pd.DataFrame, *, l1: str = DEFAULT_L1,
                  data_counts: Mapping[str, Mapping[str, int]] | None = None,
                  n_boot: int = 1000, seed: int = 0) -> dict[str, pd.DataFrame]:
     """Every table, keyed table1, table2, table3, table4, tableA3, tableA4, tableA5, table5,
-    paired, audit. `rows` comes from `load_rows`, `paper` from `load_paper`."""
+    paired, families, audit. `rows` comes from `load_rows`, `paper` from `load_paper`."""
     check_l1(l1)
     ours = aggregate(rows, l1=l1, n_boot=n_boot, seed=seed)
     tables = {"table1": table1(rows, data_counts)}
@@ -474,6 +512,7 @@ def build_tables(rows: pd.DataFrame, paper: pd.DataFrame, *, l1: str = DEFAULT_L
         tables[spec.key] = paper_table(spec, ours, paper, l1=l1)
     tables["table3"] = like_with_like(tables["table3"], ours, paper)
     tables["paired"] = paired_comparison(rows, l1=l1, n_boot=n_boot, seed=seed)
+    tables["families"] = families_table(ours)
     tables["audit"] = audit.audit_paper(paper)
     return tables
 

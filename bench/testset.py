@@ -41,7 +41,7 @@ import torch
 from bench import config as config_module
 from bench import metrics, runs
 from bench.config import Config
-from bench.data import masks, splits
+from bench.data import mask_families, masks, splits
 from bench.data.datasets import REAL_DATASETS, ImageDataset
 from bench.data.images import to_tensor
 from bench.records import reading
@@ -57,7 +57,7 @@ COLUMNS = ("id", "setting", "bucket", "mask_id", "domain", "hole_ratio",
            *(f"{view}_sha256" for view in VIEWS))
 SEAL_KEY = "sealed"
 PROTOCOL_KEYS = ("format", "dataset", "size", "count", "per_setting", "disjoint", "test_split", "settings",
-                 "mask_seed", "mask_source", "mask_sets", "resize", "truth", "input", "hole_value",
+                 "mask_seed", "mask_source", "mask_sets", "mask_families", "resize", "truth", "input", "hole_value",
                  "quantisation", "harness", "manifest_sha256", SEAL_KEY)
 # The evaluator hands a method `images * (1 - holes)`: holes are 0 on the −1…1 scale, which the
 # metrics' quantisation turns into this 8-bit level.
@@ -289,11 +289,14 @@ def write_test_set(config: Config, dataset: ImageDataset, count: int, images: di
     writer.writerows([[getattr(e, c) for c in COLUMNS] for e in entries])
     manifest_bytes = manifest.getvalue().encode()
     write(out / MANIFEST_FILE, manifest_bytes)
+    families = {n: masks.family_source(n, config.data.mask_dir)
+                for n in config.eval.masks if n in mask_families.FAMILIES}
     protocol = {
         "format": FORMAT, "dataset": config.data.dataset, "size": config.data.size, "count": count,
         "per_setting": len(next(iter(images.values()))), "disjoint": disjoint,
         "test_split": splits.fingerprint(dataset.ids), "settings": list(config.eval.masks),
         "mask_seed": config.eval.mask_seed, "mask_source": mask_source(config), "mask_sets": mask_sets,
+        "mask_families": families,
         "resize": RESIZE, "truth": "uint8 RGB at size×size, the image the evaluator turns into its tensor",
         "input": INPUT, "hole_value": HOLE_VALUE,
         "quantisation": QUANTISATION, "harness": harness(), "manifest_sha256": sha256(manifest_bytes),

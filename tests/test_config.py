@@ -13,7 +13,7 @@ from bench.config import Config, ConfigError
 def test_defaults_resolve_and_round_trip_through_yaml():
     cfg = config.from_dict({"method": {"name": "pennet"}, "data": {"dataset": "dtd"}})
     assert cfg.run_id == "pennet-dtd-256px-seed0"
-    assert cfg.eval.masks == config.EVAL_MASK_SETTINGS and len(cfg.eval.masks) == 7
+    assert cfg.eval.masks == config.PAPER_MASK_SETTINGS and len(cfg.eval.masks) == 7
     loaded = config.from_dict(yaml.safe_load(config.dump(cfg)))
     assert loaded == config.resolve(cfg)
     assert loaded.run.id == "pennet-dtd-256px-seed0"

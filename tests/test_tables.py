@@ -308,7 +308,7 @@ def test_write_tables_writes_each_csv_atomically(built, tmp_path):
     out = tmp_path / "tables"
     paths = tables.write_tables(built, out)
     assert set(paths) == {"table1", "table2", "table3", "table4", "tableA3", "tableA4", "tableA5",
-                          "table5", "paired", "audit"}
+                          "table5", "paired", "families", "audit"}
     back = pd.read_csv(paths["table2"], dtype={"bucket": str})
     assert len(back) == len(built["table2"])
     assert np.allclose(back["l1_paper"], built["table2"]["l1_paper"])

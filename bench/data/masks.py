@@ -9,6 +9,11 @@ strokes, arcs and blobs drawn with Pillow (after Pluralistic's `random_irregular
 scaled with the image and the bucket), resampled until the hole ratio lies in the bucket (at most
 MAX_DRAWS times; a bucket that cannot be filled at a size is an error naming both).
 Mask i of a test set is a pure function of (seed, bucket, i), so every method sees the same masks.
+
+LaMa's and MAT's mask families (bench.data.mask_families) are settings beside these, named after
+the family ("lama-thick-256", "mat-large-512"): mask i is drawn at the family's native size from a
+RandomState seeded by (seed, family, i) and resized to the working size with nearest neighbour
+(the hole ratio recomputed); a working size above the native size is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from bench.records import reading
+from bench.data import mask_families
 
 BUCKETS: list[tuple[float, float]] = [
     (0.01, 0.1), (0.1, 0.2), (0.2, 0.3), (0.3, 0.4), (0.4, 0.5), (0.5, 0.6),
@@ -46,9 +52,9 @@ class MaskError(ValueError):
 
 @dataclass(frozen=True)
 class EvalSetting:
-    """One evaluation mask setting, by its name in eval.masks: "center", or "irregular_<k>" for
-    hole-ratio bucket k of BUCKETS. Its kind and bucket label are what evaluation rows record,
-    its folder is where its sample images go."""
+    """One evaluation mask setting, by its name in eval.masks: "center", "irregular_<k>" for
+    hole-ratio bucket k of BUCKETS, or a mask family's name (bench.data.mask_families). Its kind
+    and bucket label are what evaluation rows record, its folder is where its sample images go."""
 
     name: str
 
@@ -58,7 +64,7 @@ class EvalSetting:
 
     @property
     def bucket_index(self) -> int | None:
-        return None if self.kind == "center" else int(self.name.split("_")[1])
+        return int(self.name.split("_")[1]) if self.kind == "irregular" else None
 
     @property
     def bucket(self) -> str:
@@ -70,10 +76,13 @@ class EvalSetting:
 
     @property
     def label(self) -> str:
+        if self.kind in mask_families.FAMILIES:
+            return mask_families.label(self.kind)
         return "centre square" if self.bucket_index is None else f"irregular {self.bucket}"
 
 
-EVAL_SETTINGS = (EvalSetting("center"), *(EvalSetting(f"irregular_{k}") for k in range(len(BUCKETS))))
+PAPER_SETTINGS = (EvalSetting("center"), *(EvalSetting(f"irregular_{k}") for k in range(len(BUCKETS))))
+EVAL_SETTINGS = (*PAPER_SETTINGS, *(EvalSetting(name) for name in mask_families.FAMILIES))
 
 
 def in_bucket(ratio: float, bucket: int) -> bool:
@@ -270,15 +279,19 @@ class MaskSet:
         return self.ids[j], self.load(j)
 
 
+def to_size(image: Image.Image, size: int) -> np.ndarray:
+    """A mask image (> 0 = hole) as the harness's float mask, resized with nearest neighbour to size × size."""
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.NEAREST)
+    # departure: grey (anti-aliased) pixels of a mask file count as hole when > 0; PEN-Net's loader uses the grey values as they are (a soft mask in [0, 1]).
+    return (np.asarray(image) > 0).astype(np.float32)
+
+
 def read_mask_png(path: Path, size: int) -> np.ndarray:
     """A mask PNG with white (> 0) = hole, resized with nearest neighbour to size × size."""
     try:
         with Image.open(path) as image:
-            image = image.convert("L")
-            if image.size != (size, size):
-                image = image.resize((size, size), Image.Resampling.NEAREST)
-            # departure: grey (anti-aliased) pixels of a mask file count as hole when > 0; PEN-Net's loader uses the grey values as they are (a soft mask in [0, 1]).
-            return (np.asarray(image) > 0).astype(np.float32)
+            return to_size(image.convert("L"), size)
     except OSError as error:
         raise MaskError(f"{path}: cannot read mask ({error})") from None
 
@@ -319,6 +332,42 @@ def generated_masks(bucket: int, size: int, count: int, seed: int) -> MaskSet:
     return MaskSet("irregular", BUCKET_LABELS[bucket], ids, lambda j: generated_mask(size, bucket, seed, j))
 
 
+def family_native_mask(family: str, seed: int, index: int) -> np.ndarray:
+    """Mask `index` of a family at its native size (uint8, 255 = hole): a pure function of the seed,
+    the family's name and the index."""
+    entropy = [seed, int.from_bytes(hashlib.sha256(family.encode()).digest()[:4], "big"), index]
+    rng = np.random.RandomState(np.random.SeedSequence(entropy).generate_state(1)[0])
+    return mask_families.family_mask(family, rng).astype(np.uint8) * 255
+
+
+def check_family_size(family: str, size: int) -> None:
+    """A family's masks are only resized down: refuse a working size above its native size."""
+    native = mask_families.native_size(family)
+    if size > native:
+        others = [n for n in mask_families.FAMILIES if n.rsplit("-", 1)[0] == family.rsplit("-", 1)[0]
+                  and mask_families.native_size(n) >= size]
+        raise MaskError(f"mask setting {family}: its masks are drawn at {native}×{native} and only resized "
+                        f"down, the working size is {size}" + (f"; use {others[0]}" if others else ""))
+
+
+def family_masks(family: str, size: int, count: int, seed: int) -> MaskSet:
+    """`count` masks of a family, drawn at its native size, resized with nearest neighbour to `size`."""
+    check_family_size(family, size)
+    ids = [f"{family}-s{seed}-{i:05d}" for i in range(count)]
+    return MaskSet(family, "all", ids,
+                   lambda j: to_size(Image.fromarray(family_native_mask(family, seed, j)), size))
+
+
+def family_source(family: str, mask_dir: str | Path | None) -> str:
+    """What a family setting's masks are, for protocol.json: the seeded generator's description,
+    or the fixed set in `mask_dir` with its params.txt (`source=mat`: MAT's own released masks)."""
+    if mask_dir is None:
+        return mask_families.describe(family)
+    params = Path(mask_dir) / "params.txt"
+    made = params.read_text().strip() if params.is_file() else "no params.txt"
+    return f"{family}: the fixed mask set in {mask_dir} ({made})"
+
+
 MANIFEST = "manifest.csv"
 MANIFEST_COLUMNS = ("file", "bucket", "ratio", "sha256")
 MANIFEST_FIX = "remake the set with `inpaint-bench masks make` into a new folder"
@@ -330,30 +379,34 @@ def manifest_rows(manifest: Path) -> list[dict[str, str]]:
     return reading.csv_rows(manifest, MANIFEST_COLUMNS, MANIFEST_FIX)
 
 
-def made_masks(folder: Path, bucket: int, size: int, count: int = 0) -> MaskSet:
-    """Bucket b of a test set written by `masks make`, checked against its manifest: as many
-    masks as the set was made with (params.txt) and at least `count` (one per test image), and
-    every file's sha256 (here, before evaluation starts)."""
+def made_masks(folder: Path, bucket: int | str, size: int, count: int = 0) -> MaskSet:
+    """Bucket b (or the family named `bucket`) of a test set written by `masks make`, checked
+    against its manifest: as many masks as the set was made with (params.txt) and at least
+    `count` (one per test image), and every file's sha256 (here, before evaluation starts)."""
+    group = bucket if isinstance(bucket, str) else BUCKET_LABELS[bucket]
+    what = f"mask setting {group}" if isinstance(bucket, str) else f"bucket {group}"
     manifest = Path(folder) / MANIFEST
     if not manifest.is_file():
         raise MaskError(f"{folder}: no {MANIFEST}; write a mask set with `inpaint-bench masks make`")
-    rows = [r for r in manifest_rows(manifest) if r["bucket"] == BUCKET_LABELS[bucket]]
+    rows = [r for r in manifest_rows(manifest) if r["bucket"] == group]
     if not rows:
-        raise MaskError(f"{manifest}: no masks for bucket {BUCKET_LABELS[bucket]}")
+        raise MaskError(f"{manifest}: no masks for {what}")
     made = _made_count(Path(folder))
     if made is not None and len(rows) != made:
-        raise MaskError(f"{manifest}: lists {len(rows)} masks for bucket {BUCKET_LABELS[bucket]}, "
+        raise MaskError(f"{manifest}: lists {len(rows)} masks for {what}, "
                         f"but the set was made with count={made} (params.txt); the manifest was "
                         "cut or edited — remake the set with `inpaint-bench masks make`")
     if len(rows) < count:
-        raise MaskError(f"{manifest}: {len(rows)} masks for bucket {BUCKET_LABELS[bucket]}, fewer "
+        raise MaskError(f"{manifest}: {len(rows)} masks for {what}, fewer "
                         f"than the {count} test images (each image needs its own mask); make a "
                         f"set with --count {count} or more")
     paths = [Path(folder) / r["file"] for r in rows]
     for path, row in zip(paths, rows):
         verify_mask_file(path, row["sha256"])
-    return MaskSet("irregular", BUCKET_LABELS[bucket], [Path(r["file"]).stem for r in rows],
-                   lambda j: read_mask_png(paths[j], size))
+    if isinstance(bucket, str):
+        check_family_size(bucket, size)
+    return MaskSet(bucket if isinstance(bucket, str) else "irregular", "all" if isinstance(bucket, str) else group,
+                   [Path(r["file"]).stem for r in rows], lambda j: read_mask_png(paths[j], size))
 
 
 def _made_count(folder: Path) -> int | None:
@@ -379,16 +432,21 @@ def verify_mask_file(path: Path, expected_sha256: str) -> None:
 
 def test_masks(setting: str, size: int, *, bucket: str | int | None = None, count: int,
                seed: int = 0, nvidia_dir: Path | None = None, mask_dir: Path | None = None) -> MaskSet:
-    """The fixed test masks of one evaluation setting: 'center', or 'irregular' with a bucket.
+    """The fixed test masks of one evaluation setting: 'center', 'irregular' with a bucket, or a
+    mask family (bench.data.mask_families).
 
     Irregular masks come from `nvidia_dir` (the NVIDIA set), else `mask_dir` (a set written by
-    `masks make`), else the seeded generator (`count` masks, ids naming seed, bucket and index).
+    `masks make`), else the seeded generator (`count` masks, ids naming seed, bucket and index);
+    a family's from `mask_dir`, else its seeded generator.
     """
     if setting == "center":
         mask = center_mask(size)
         return MaskSet("center", "all", ["center"], lambda j: mask)
+    if setting in mask_families.FAMILIES:
+        return made_masks(mask_dir, setting, size, count) if mask_dir else family_masks(setting, size, count, seed)
     if setting != "irregular":
-        raise MaskError(f"mask setting {setting!r} is unknown; use 'center' or 'irregular'")
+        raise MaskError(f"mask setting {setting!r} is unknown; use 'center', 'irregular' or one of "
+                        f"{', '.join(mask_families.FAMILIES)}")
     if bucket is None:
         raise MaskError("irregular test masks need a bucket")
     b = bucket_index(bucket) if isinstance(bucket, str) else int(bucket)
@@ -400,43 +458,66 @@ def test_masks(setting: str, size: int, *, bucket: str | int | None = None, coun
 
 
 def _png_bytes(mask: np.ndarray) -> bytes:
+    """A uint8 mask (255 = hole) as PNG bytes."""
     buffer = io.BytesIO()
-    Image.fromarray((mask * 255).astype(np.uint8)).save(buffer, format="PNG", optimize=False)
+    Image.fromarray(mask).save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()
 
 
-def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0) -> Path:
-    """Write `count` generated masks per bucket as PNGs plus a manifest (ratio, sha256 each).
+def make_mask_set(out_dir: Path, size: int, count: int, seed: int = 0,
+                  sets: tuple[str, ...] = ("irregular",)) -> Path:
+    """Write `count` generated masks per bucket ('irregular' in `sets`) and per mask family named
+    in `sets` (at the family's native size, whatever `size`) as PNGs plus a manifest (ratio,
+    sha256 each).
 
-    Idempotent: an existing set made with the same size, count and seed is kept; a different
-    one is an error (a test set is never silently replaced).
+    Idempotent: an existing set made with the same size, count, seed and sets is kept; a
+    different one is an error (a test set is never silently replaced).
     """
     for option, value in (("--size", size), ("--count", count)):
         if value < 1:
             raise MaskError(f"{option} {value}: must be a positive whole number")
+    unknown = [name for name in sets if name != "irregular" and name not in mask_families.FAMILIES]
+    if unknown or not sets:
+        raise MaskError(f"--sets {','.join(sets)}: {', '.join(unknown) or 'empty'} unknown; use irregular "
+                        f"and/or {', '.join(mask_families.FAMILIES)}")
+    wanted = f"size={size} count={count} seed={seed}" + ("" if sets == ("irregular",) else f" sets={','.join(sets)}")
+    groups = [(f"b{b}", label, count, lambda i, b=b: (generated_mask(size, b, seed, i) * 255).astype(np.uint8))
+              for b, label in enumerate(BUCKET_LABELS) if "irregular" in sets]
+    groups += [(name, name, count, lambda i, name=name: family_native_mask(name, seed, i))
+               for name in sets if name in mask_families.FAMILIES]
+    return write_mask_set(out_dir, wanted, groups)
+
+
+MaskGroup = tuple[str, str, int, Callable[[int], np.ndarray]]
+"""(folder, bucket column, count, index → uint8 mask with 255 = hole) of one part of a mask set."""
+
+
+def write_mask_set(out_dir: Path, params_text: str, groups: list[MaskGroup]) -> Path:
+    """Write each group's masks as `<folder>/<index>.png` plus manifest.csv (file, bucket,
+    ratio, sha256) and params.txt; the manifest last, atomically, so a set without one is
+    unfinished. An existing set with the same params.txt is kept, another one is an error."""
     out_dir = Path(out_dir)
     manifest = out_dir / MANIFEST
     params = out_dir / "params.txt"
-    wanted = f"size={size} count={count} seed={seed}\n"
+    wanted = params_text + "\n"
     if manifest.is_file():
         if params.is_file() and params.read_text() == wanted:
             manifest_rows(manifest)  # kept only if it reads
             return manifest
         raise MaskError(f"{out_dir}: holds another mask set ({params.read_text().strip() if params.is_file() else 'unknown'}); choose a new folder")
-    buckets = [out_dir / f"b{b}" for b in range(len(BUCKET_LABELS))]
-    created = [p for p in (*buckets, out_dir, *out_dir.parents) if not p.exists()]
+    created = [p for p in (*(out_dir / g[0] for g in groups), out_dir, *out_dir.parents) if not p.exists()]
     rows = []
     try:
-        for b, label in enumerate(BUCKET_LABELS):
-            buckets[b].mkdir(parents=True, exist_ok=True)
+        for folder, label, count, draw in groups:
+            (out_dir / folder).mkdir(parents=True, exist_ok=True)
             for i in range(count):
-                mask = generated_mask(size, b, seed, i)
+                mask = draw(i)
                 data = _png_bytes(mask)
-                name = f"b{b}/{i:05d}.png"
+                name = f"{folder}/{i:05d}.png"
                 (out_dir / name).write_bytes(data)
                 rows.append({"file": name, "bucket": label, "ratio": f"{hole_ratio(mask):.6f}",
                              "sha256": hashlib.sha256(data).hexdigest()})
-    except MaskError:  # a bucket that cannot be filled at this size: remove what this call made
+    except MaskError:  # a bucket that cannot be filled, a file that cannot be read: remove what this call made
         for folder in created:  # bucket folders first, then the (now empty) folders above them
             shutil.rmtree(folder, ignore_errors=True)
         raise

@@ -458,6 +458,12 @@ def paper_levels(built: Mapping[str, pd.DataFrame], dataset: str) -> dict[str, f
     return found
 
 
+def families_view(built: Mapping[str, pd.DataFrame]) -> list[TableView]:
+    """The mask-family table when the runs scored any family (report folders written before it have none)."""
+    frame = built.get("families")
+    return [] if frame is None or frame.empty else [frame_view("families", tables.FAMILIES_TITLE, frame)]
+
+
 def render(report_dir: Path) -> Path:
     """Write report_dir/report.html (self-contained, written atomically) from the report
     folder's own files (results.json, tables/*.csv, samples/, losses/); returns its path.
@@ -487,7 +493,7 @@ def render(report_dir: Path) -> Path:
         grids=_sample_sections(results),
         plots=plots,
         losses=[(figure.caption, figure.png and figures.data_uri(figure.png)) for figure in losses],
-        tables=[_table1_view(built["table1"])] + [v for v in views.values() if not v.folded],
+        tables=[_table1_view(built["table1"])] + [v for v in views.values() if not v.folded] + families_view(built),
         bucket_tables=[v for v in views.values() if v.folded],
         paired=paired_view(built["paired"]),
         audit=audit_views(built["audit"]),
