@@ -668,7 +668,8 @@ def last_checkpoint(run: RunFolder) -> Path:
     if not path.is_file():
         raise RunError(f"{path}: missing, yet {run.manifest_file} records it as the run's last "
                        f"checkpoint; {fix}")
-    found = file_sha256(path)
+    verify_checkpoint(path)  # a damaged file is named as such first
+    found = recorded_checksum(path) or file_sha256(path)
     if found != manifest.last_checkpoint_sha256:
         raise CheckpointError(f"{path}: sha256 {found[:12]}… is not the "
                               f"{str(manifest.last_checkpoint_sha256)[:12]}… recorded in "

@@ -5,10 +5,10 @@ package versions, command, device, world size), its life (started, finished, sta
 the error that stopped it, the step it stopped on divergence at) and what it is bound to (the
 weights' provenance, the split lists' checksums, the last checkpoint it wrote and that file's
 sha256). Its `identity` (run id and a random uid made with the run) is written into every
-checkpoint the run saves, so a checkpoint of another run, even one of the same id, is told apart. `bench.runs` writes manifest.json as
-`Manifest.to_dict()` and reads it with `from_dict`, which checks every key and value
-(`bench.typed`, as the run config is checked) and names the file; `replace` checks its changes
-the same way.
+checkpoint the run saves, so a checkpoint of another run, even one of the same id, is told
+apart. `bench.runs` writes manifest.json as `Manifest.to_dict()` and reads it with `from_dict`,
+which checks every key and value (`bench.typed`, as the run config is checked) and names the
+file; `replace` checks its changes the same way.
 """
 
 from __future__ import annotations
