@@ -81,8 +81,8 @@ def check(run_dirs: Sequence[Path], partial: bool) -> dict[str, str]:
         run_id = run.read_config().run_id
         if run_id in folders:
             raise RunError(f"run id {run_id!r} given more than once ({folders[run_id]} and {run.path}): "
-                           "tables and reports hold each run once; give one of them, or evaluate the "
-                           "other under a new id (--run-id NEW)")
+                           "tables and reports hold each run once; give one of them, or make the other "
+                           "again under a new id (--run-id NEW)")
         folders[run_id] = run.path
         reason = problem(run_dir)
         if reason is not None and not partial:
