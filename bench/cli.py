@@ -201,7 +201,11 @@ def _evaluate_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a run folder, or a config YAML (with --official); none with --predictions")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted overrides (a run folder accepts eval.* and train.device)")
-    parser.add_argument("--checkpoint", help="last (default), a step number or a checkpoint file")
+    parser.add_argument("--checkpoint", help="last (default: the last the run's manifest recorded), "
+                        "a step number or a checkpoint file")
+    parser.add_argument("--foreign", action="store_true",
+                        help="with --checkpoint: score a checkpoint of another run (refused without it), "
+                        "labelled foreign in the rows and the report")
     parser.add_argument("--official", help="released weights to evaluate: a file, a release folder, "
                         "or a release name under --weights-root (see `weights check`)")
     parser.add_argument("--weights-root", type=Path, help="the released weights' folder (config weights.root)")

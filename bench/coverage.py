@@ -6,7 +6,8 @@ setting its evaluations set out to score with every planned image (eval/plan.jso
 without a plan, the config's `eval.masks` and `eval.count`, at most the test split recorded in
 its manifest, else as many images as its fullest setting). `tables` and
 `report` refuse an incomplete run with one line; with `--partial` they go on, the report with
-a banner per incomplete run and the tables with status "partial" on its rows.
+a banner per incomplete run and the tables with status "partial" on its rows. Two folders of
+one run id are refused by both (each table row and report section is one run's).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def problem(run_dir: Path) -> str | None:
         return (f"{run.rows_file}: no complete row (its evaluation stopped before the first batch); "
                 f"run `inpaint-bench evaluate {run.path}`")
     config = run.read_config()
-    latest = tables.keep_latest_checkpoint(frame, tables.own_checksums([run.path]))
+    latest = tables.keep_latest_checkpoint(frame, tables.own_checksums([run.path]),
+                                           tables.last_checksums([run.path]))
     counts = latest.groupby(["mask_setting", "bucket"])["image_id"].nunique().to_dict()
     plan = rows_record.read_plan(run).get(latest["checkpoint_sha256"].iloc[0])
     if plan is not None:
@@ -66,8 +68,9 @@ def problem(run_dir: Path) -> str | None:
 
 def check(run_dirs: Sequence[Path], partial: bool) -> dict[str, str]:
     """{run id: problem} of the incomplete runs; unless `partial`, the first one is refused as
-    one line. A folder that is not a run folder is refused either way."""
-    found = {}
+    one line. A folder that is not a run folder, or a second folder of one run id, is refused
+    either way."""
+    found, folders = {}, {}
     for run_dir in map(Path, run_dirs):
         run = RunFolder(run_dir)
         if not run.path.is_dir():
@@ -75,11 +78,17 @@ def check(run_dirs: Sequence[Path], partial: bool) -> dict[str, str]:
         if not run.config_file.is_file():
             raise RunError(f"{run.path}: not a run folder (no config.yaml); give the folder "
                            "`inpaint-bench train` or `evaluate` wrote")
+        run_id = run.read_config().run_id
+        if run_id in folders:
+            raise RunError(f"run id {run_id!r} given more than once ({folders[run_id]} and {run.path}): "
+                           "tables and reports hold each run once; give one of them, or make the other "
+                           "again under a new id (--run-id NEW)")
+        folders[run_id] = run.path
         reason = problem(run_dir)
         if reason is not None and not partial:
             raise IncompleteError(f"{reason}; or give --partial to show it marked partial")
         if reason is not None:
-            found[run.read_config().run_id] = reason
+            found[run_id] = reason
     return found
 
 

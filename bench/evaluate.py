@@ -10,8 +10,11 @@ merges into rows.csv at the end. `eval.samples_to_save` images of each setting, 
 over the evaluated images and their domains (`sample_indices`), are also saved as truth / input
 (white holes) / output (composite) PNGs.
 
-A run folder is evaluated from its checkpoint (the last by default), holding the folder's lock
-(bench.lock) and only on the test split recorded in its manifest; an official baseline
+A run folder is evaluated from its checkpoint (by default the last, as its manifest recorded it),
+holding the folder's lock (bench.lock) and only on the test split recorded in its manifest; a
+checkpoint of another run (its recorded run identity says so) is refused, or with `foreign`
+scored and labelled so in its rows; one checkpoint's rows are scored under one mask seed
+(bench.records.rows.record_plan); an official baseline
 checkpoint is evaluated through the method's `load_official(path)` hook into a fresh run folder,
 and a training-free method (its registry entry says so) is built as it is into one.
 """
@@ -164,11 +167,12 @@ def mean_psnr(method: Method, images: torch.Tensor, holes: torch.Tensor, *, seed
 
 
 # --- rows ----------------------------------------------------------------------------------
-def row_constants(config: Config, method: Method, checkpoint: str, sha256: str) -> dict[str, str]:
-    """The columns every row of one evaluation shares."""
+def row_constants(config: Config, method: Method, checkpoint: str, sha256: str,
+                  foreign: str | None = None) -> dict[str, str]:
+    """The columns every row of one evaluation shares (`foreign`: see `checkpoint_owner`)."""
     return {"run_id": config.run_id, "method": config.method.name, "checkpoint": checkpoint,
             "checkpoint_sha256": sha256, "dataset": config.data.dataset,
-            "protocol": rows.protocol_text(method.protocol())}
+            "protocol": rows.protocol_text(method.protocol(), foreign)}
 
 
 def batch_rows(fixed: dict[str, str], batch: dict[str, Any], scores: dict[str, np.ndarray],
@@ -255,11 +259,12 @@ def evaluate_official(config: Config, weights_path: Path | str, *, run_dir: Path
 
 def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
              checkpoint: str | int | Path | None = None, official: Path | None = None,
-             shared: Path | None = None, overrides: Sequence[str] = (), progress: bool = True) -> Path:
+             shared: Path | None = None, overrides: Sequence[str] = (), progress: bool = True,
+             foreign: bool = False) -> Path:
     """Score a run folder's checkpoint, or `official` weights for a Config; return rows.csv.
 
     `source` is a run folder (its config.yaml is used; `overrides` may change eval.* and
-    train.device) or a Config, which needs `run_dir` and `official` (released weights) or
+    train.device; `foreign` lets `checkpoint` be another run's, labelled so) or a Config, which needs `run_dir` and `official` (released weights) or
     `shared` (the run folder that trained the same network with the same recipe: its last
     checkpoint is scored under this config's method name) or a training-free method.
     """
@@ -285,7 +290,8 @@ def evaluate(source: Path | str | Config, *, run_dir: Path | None = None,
     try:
         with contextlib.ExitStack() as held:
             distributed.on_rank_zero(lambda: held.enter_context(lock.hold(Path(run_dir), note)))
-            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress, shared).run()
+            return Evaluator(config, Path(run_dir), device, checkpoint, official, progress, shared,
+                             foreign).run()
     except BaseException:
         distributed.on_rank_zero(lambda: remove_unused(created))
         raise
@@ -322,11 +328,36 @@ def check_checkpoint(path: Path, checkpoint: checkpoint_record.Checkpoint, confi
                               "evaluate it in its own run folder")
 
 
+def checkpoint_owner(path: Path, checkpoint: checkpoint_record.Checkpoint, run: runs.RunFolder,
+                     foreign: bool) -> str | None:
+    """None when `checkpoint` is the run's own; else, given `foreign`, the run it comes from (its
+    rows' foreign label), and without it an EvaluationError naming both runs.
+
+    Own: it records the run's identity (run id and uid, bench.records.manifest). One written
+    before checkpoints recorded their run is taken as the run's own where it lies in the run's
+    checkpoints folder, and as of an unknown run anywhere else."""
+    ours = run.read_manifest().identity
+    if checkpoint.run == ours or (checkpoint.run is None and path.resolve().parent == run.checkpoints.resolve()):
+        return None
+    if checkpoint.run is None:
+        source, why = "an unknown run", ("written before checkpoints recorded their run, and not in "
+                                         f"this run's folder {run.checkpoints}")
+    else:
+        source = f"{checkpoint.run['run_id']} (uid {str(checkpoint.run['run_uid'])[:12]})"
+        why = (f"a checkpoint of run {source}, not of this run {ours['run_id']} "
+               f"(uid {str(ours['run_uid'])[:12]})")
+    if foreign:
+        return source
+    raise EvaluationError(f"{path}: {why}; evaluate it in its own run folder, or give --foreign to "
+                          "score it here, labelled foreign in the rows and the report")
+
+
 class Evaluator:
     def __init__(self, config: Config, run_dir: Path, device: torch.device,
                  checkpoint: str | int | Path | None, official: Path | None, progress: bool,
-                 shared: Path | None = None):
+                 shared: Path | None = None, foreign: bool = False):
         self.config, self.device, self.progress = config, device, progress
+        self.foreign: str | None = None  # the run a foreign checkpoint comes from
         self.rank, self.world = distributed.rank(), distributed.world_size()
         self.run_folder = runs.RunFolder(run_dir)
         if official is not None:  # loaded first: a file that does not load leaves no run folder
@@ -352,6 +383,7 @@ class Evaluator:
             path = runs.resolve_checkpoint(self.run_folder, checkpoint)
             record = checkpoint_record.load(path)
             check_checkpoint(path, record, config)
+            self.foreign = checkpoint_owner(path, record, self.run_folder, foreign)
             self.method = method_from_checkpoint(record, device)
             self.checkpoint, self.sha256 = path.name, runs.file_sha256(path)
             diverged = self.run_folder.read_manifest().diverged_at if self.rank == 0 else None
@@ -385,10 +417,11 @@ class Evaluator:
         done = rows.scored_images(self.run_folder, self.sha256)
         writer = rows.Writer(self.run_folder.rows_file if self.world == 1
                              else self.run_folder.row_part(self.rank))
-        fixed = row_constants(self.config, self.method, self.checkpoint, self.sha256)
+        fixed = row_constants(self.config, self.method, self.checkpoint, self.sha256, self.foreign)
         count = min(self.config.eval.count or len(self.dataset), len(self.dataset))
-        distributed.on_rank_zero(lambda: rows.record_plan(self.run_folder, self.sha256, self.config.eval.masks,
-                                                          count, splits.fingerprint(self.dataset.ids)))
+        distributed.on_rank_zero(lambda: rows.record_plan(
+            self.run_folder, self.sha256, self.config.eval.masks, count, splits.fingerprint(self.dataset.ids),
+            self.config.eval.mask_seed, name=self.checkpoint, assumed_seed=self.run_folder.read_config().eval.mask_seed))
         for name in self.config.eval.masks:
             self.evaluate_setting(masks.EvalSetting(name), count, done, writer, fixed)
         distributed.barrier()
@@ -425,6 +458,8 @@ def run(args: argparse.Namespace) -> int:
     if args.name is not None or args.testset is not None or args.accept_changed_known:
         raise EvaluationError("--name, --testset and --accept-changed-known go with --predictions DIR")
     if args.target.suffix in (".yaml", ".yml"):
+        if args.foreign:
+            raise EvaluationError("--foreign needs a run folder as target, not a config YAML")
         overrides = command_overrides(args)
         overrides += [f"weights.root={args.weights_root}"] if args.weights_root else []
         config = config_module.load(args.target, overrides)
@@ -438,8 +473,10 @@ def run(args: argparse.Namespace) -> int:
             raise EvaluationError("--official needs a config YAML as target, not a run folder")
         if args.data_root is not None:
             raise EvaluationError("--data-root needs a config YAML as target; a run folder keeps its own data.root")
+        if args.foreign and args.checkpoint is None:
+            raise EvaluationError("--foreign goes with --checkpoint FILE: a checkpoint of another run")
         rows = evaluate(args.target, checkpoint=args.checkpoint, overrides=args.overrides,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress, foreign=args.foreign)
     if os.environ.get("RANK", "0") == "0":
         print(f"rows in {rows}")
     return 0

@@ -255,7 +255,8 @@ def write_rows(run: runs.RunFolder, tests: testset.TestSet, found: dict[testset.
     fixed = row_constants(config, outputs, checkpoint, outputs.digest)
     writer = rows.Writer(run.rows_file)
     size = int(tests.protocol["size"])
-    rows.record_plan(run, outputs.digest, tests.settings, tests.per_setting, tests.protocol["test_split"])
+    rows.record_plan(run, outputs.digest, tests.settings, tests.per_setting, tests.protocol["test_split"],
+                     config.eval.mask_seed, name=checkpoint, assumed_seed=config.eval.mask_seed)
     for name in tests.settings:
         setting = EvalSetting(name)
         entries = tests.of_setting(name)
@@ -287,8 +288,9 @@ def run(args: argparse.Namespace) -> int:
     """`evaluate --predictions DIR --name NAME --testset OUT` (bench.evaluate.add_arguments)."""
     if args.name is None or args.testset is None:
         raise PredictionsError("--predictions needs --name NAME and --testset OUT (from `testset export`)")
-    if args.target is not None or args.official is not None:
-        raise PredictionsError("--predictions scores a folder of outputs: give no run folder, config or --official")
+    if args.target is not None or args.official is not None or args.foreign:
+        raise PredictionsError("--predictions scores a folder of outputs: give no run folder, config, "
+                               "--official or --foreign")
     scored = score(args.predictions, args.name, args.testset, runs_root=args.runs_root, run_id=args.run_id,
                    accept_changed=args.accept_changed_known)
     print(f"rows in {scored}")

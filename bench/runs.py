@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from bench import config as config_module
 from bench import lock, methods
@@ -367,7 +367,8 @@ def open_run(path: Path, config: Config, *, command: list[str], device: str, wor
         remove_stale_temporaries(run.checkpoints)
         run.write_manifest(manifest.replace(  # error: left by a failed attempt
             status="running", error=None, resumed=[*manifest.resumed, _now()], command=command,
-            device=device, world_size=world_size))
+            device=device, world_size=world_size,  # a run from before uids gets one now
+            run_uid=manifest.run_uid or manifest_record.new_uid()))
         return run
     run.path.mkdir(parents=True, exist_ok=True)
     run.checkpoints.mkdir(exist_ok=True)
@@ -415,7 +416,7 @@ def new_manifest(config: Config, *, command: list[str], device: str, world_size:
     return Manifest(run_id=config.run_id, profile=config.run.profile, method=config.method.name,
                     dataset=config.data.dataset, git_sha=sha, git_dirty=dirty,
                     packages={**package_versions(), **plugin}, command=command, seed=config.train.seed,
-                    device=device, world_size=world_size, started=_now())
+                    device=device, world_size=world_size, started=_now(), run_uid=manifest_record.new_uid())
 
 
 TRAINING_FREE_PROVENANCE = {"kind": "training-free"}  # a method with nothing to train or load
@@ -523,16 +524,20 @@ def checksum_path(path: Path) -> Path:
     return Path(path).with_name(Path(path).name + ".sha256")
 
 
-def save_checkpoint(run: RunFolder, step: int, state: dict[str, Any], keep_last: int) -> Path:
-    """Write `state` as checkpoint `step` atomically with its checksum file, then delete all
-    but the last `keep_last` (with theirs)."""
+def save_checkpoint(run: RunFolder, step: int, state: dict[str, Any], keep_last: int,
+                    written: Callable[[Path, str], None] | None = None) -> Path:
+    """Write `state` as checkpoint `step` atomically with its checksum file, call
+    `written(path, sha256)` (the manifest records it), then delete all but the last `keep_last`
+    (with theirs)."""
     path = checkpoint_path(run, step)
     previous = latest_checkpoint(run)
     kept = ("the partial file was discarded and nothing was lost: "
             + (f"the last complete checkpoint is {previous.name}" if previous else "no earlier checkpoint exists")
             + "; rerun the same command to resume")
-    save_torch(path, state, kept=kept, before_rename=lambda sha: write_text(
+    sha256 = save_torch(path, state, kept=kept, before_rename=lambda sha: write_text(
         checksum_path(path), f"{sha}  {path.name}\n"))
+    if written is not None:
+        written(path, sha256)
     for old in list_checkpoints(run)[:-keep_last]:
         old.unlink(missing_ok=True)
         checksum_path(old).unlink(missing_ok=True)
@@ -647,13 +652,35 @@ def newest_good_checkpoint(run: RunFolder, note: Any) -> tuple[Path, dict[str, A
     return None
 
 
-def resolve_checkpoint(run: RunFolder, which: str | int | Path | None) -> Path:
-    """A run's checkpoint by None/'last', a step number, a file name, or a path."""
-    if which in (None, "last"):
+def last_checkpoint(run: RunFolder) -> Path:
+    """The run's last checkpoint: the file its manifest recorded as the last it wrote, checked
+    against the sha256 recorded with it, never merely the largest step among the files (a file
+    copied into checkpoints/ is not the run's). A manifest written before the last checkpoint was
+    recorded: the newest checkpoint by step, as then."""
+    manifest = run.read_manifest()
+    if manifest.last_checkpoint is None:
         found = latest_checkpoint(run)
         if found is None:
             raise RunError(f"{run.checkpoints}: no checkpoint; train the run first")
         return found
+    path = run.checkpoints / manifest.last_checkpoint
+    fix = "restore it, or name the checkpoint to score with --checkpoint STEP"
+    if not path.is_file():
+        raise RunError(f"{path}: missing, yet {run.manifest_file} records it as the run's last "
+                       f"checkpoint; {fix}")
+    verify_checkpoint(path)  # a damaged file is named as such first
+    found = recorded_checksum(path) or file_sha256(path)
+    if found != manifest.last_checkpoint_sha256:
+        raise CheckpointError(f"{path}: sha256 {found[:12]}… is not the "
+                              f"{str(manifest.last_checkpoint_sha256)[:12]}… recorded in "
+                              f"{run.manifest_file} when the run wrote it (the file was replaced); {fix}")
+    return path
+
+
+def resolve_checkpoint(run: RunFolder, which: str | int | Path | None) -> Path:
+    """A run's checkpoint by None/'last' (`last_checkpoint`), a step number, a file name, or a path."""
+    if which in (None, "last"):
+        return last_checkpoint(run)
     if isinstance(which, int) or (isinstance(which, str) and which.isdigit()):
         path = checkpoint_path(run, int(which))
     else:

@@ -161,11 +161,17 @@ def _checkpoint_step(name: str) -> int:
     return int(numbers[-1]) if numbers else -1
 
 
-def keep_latest_checkpoint(rows: pd.DataFrame, own: Collection[str] = ()) -> pd.DataFrame:
-    """Keep, per run, the rows of its latest evaluated checkpoint (largest step in its name; of
-    several files scored under that name, the run's own (sha256 in `own`), else the last scored)."""
+def keep_latest_checkpoint(rows: pd.DataFrame, own: Collection[str] = (),
+                           last: Collection[str] = ()) -> pd.DataFrame:
+    """Keep, per run, the rows of one checkpoint: the last the run wrote (sha256 in `last`, as its
+    manifest recorded it) where it has rows, else its latest evaluated (largest step in its name;
+    of several files scored under that name, the run's own (sha256 in `own`), else the last scored)."""
     keep = []
     for _, run_rows in rows.groupby("run_id", sort=False):
+        recorded = run_rows[run_rows["checkpoint_sha256"].isin(list(last))]
+        if not recorded.empty:
+            keep.append(recorded)
+            continue
         names = run_rows["checkpoint"].unique()
         last = max(names, key=lambda n: (_checkpoint_step(n), n))
         named = run_rows[run_rows["checkpoint"] == last]
@@ -179,6 +185,12 @@ def own_checksums(run_dirs: list[Path]) -> set[str]:
     """The sha256 of every checkpoint the runs hold (as recorded beside each)."""
     return {found for run_dir in run_dirs for path in runs.list_checkpoints(RunFolder(Path(run_dir)))
             if (found := runs.recorded_checksum(path)) is not None}
+
+
+def last_checksums(run_dirs: list[Path]) -> set[str]:
+    """The sha256 of each run's last checkpoint, as its manifest recorded it (runs with one)."""
+    manifests = [RunFolder(Path(d)).read_manifest() for d in run_dirs if RunFolder(Path(d)).manifest_file.is_file()]
+    return {m.last_checkpoint_sha256 for m in manifests if m.last_checkpoint_sha256 is not None}
 
 
 def map_sample_domains(rows: pd.DataFrame) -> pd.DataFrame:
@@ -225,7 +237,8 @@ def load_rows(run_dirs: list[Path]) -> pd.DataFrame:
                                 for run_id in frame["run_id"].unique()})
     if not frames:
         return map_sample_domains(rows_record.empty_frame())
-    rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True), own_checksums(run_dirs))
+    rows = keep_latest_checkpoint(pd.concat(frames, ignore_index=True), own_checksums(run_dirs),
+                                  last_checksums(run_dirs))
     return mark_short_splits(map_sample_domains(rows_record.drop_duplicates(rows)), split_sizes)
 
 

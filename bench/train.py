@@ -402,6 +402,7 @@ class Trainer:
             self.last_checkpoint = checkpoint_record.save(self.run_folder, checkpoint_record.Checkpoint(
                 step=step, global_batch=self.global_batch, method_name=self.config.method.name,
                 spec=self.spec, method=self.method.state_dict(), rng=states,
+                run=self.run_folder.read_manifest().identity,
             ), self.config.train.keep_last)
         distributed.barrier()
 

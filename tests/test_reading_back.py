@@ -77,7 +77,7 @@ def test_a_checkpoint_of_another_run_is_refused_and_rows_identify_the_file(train
     assert f"{foreign}: not a checkpoint of this run" in err and "method options {'width': 4}" in err
     assert "(the run's: {})" in err and snapshot(run) == before
 
-    # the same method and options but another seed: accepted, yet never mistaken for the run's own
+    # the same method and options but another seed: scored only as foreign, never mistaken for the run's own
     twin = train.train(toy_method.tiny_config(*SMALL, cache, "train.seed=5", "run.id=twin"),
                        run_dir=tmp_path / "twin", progress=False)
     copied = tmp_path / "elsewhere" / "step_0000006.pt"  # the run's own checkpoint's name
@@ -85,7 +85,7 @@ def test_a_checkpoint_of_another_run_is_refused_and_rows_identify_the_file(train
     shutil.copy(runs.latest_checkpoint(runs.RunFolder(twin)), copied)
     shutil.copy(runs.checksum_path(runs.latest_checkpoint(runs.RunFolder(twin))), runs.checksum_path(copied))
     own = runs.latest_checkpoint(runs.RunFolder(run))
-    evaluate.evaluate(run, checkpoint=copied, progress=False)
+    evaluate.evaluate(run, checkpoint=copied, progress=False, foreign=True)
     evaluate.evaluate(run, progress=False)  # its own checkpoint again: the twin's rows are not its
     found = rows_record.read(runs.RunFolder(run).rows_file)
     by_sha = {sha: sum(r["checkpoint_sha256"] == sha for r in found)

@@ -27,12 +27,17 @@ def _record(step: int = 2) -> checkpoint_record.Checkpoint:
                                         spec=MethodSpec(image_size=32), method={}, rng=[])
 
 
-def test_a_checkpoint_round_trips_through_its_record(tmp_path):
-    run = runs.RunFolder(tmp_path)
-    path = checkpoint_record.save(run, _record(), keep_last=2)
+def test_a_checkpoint_round_trips_through_its_record_and_is_recorded_in_the_manifest(tmp_path):
+    run, _ = _manifest(tmp_path)
+    identity = run.read_manifest().identity
+    record = dataclasses.replace(_record(), run=identity)
+    path = checkpoint_record.save(run, record, keep_last=2)
     assert path == runs.checkpoint_path(run, 2) and runs.checksum_path(path).is_file()
     loaded = checkpoint_record.load(path)
-    assert loaded == _record() and loaded.data_position == 8
+    assert loaded == record and loaded.data_position == 8 and loaded.run["run_id"] == "m"
+    manifest = run.read_manifest()
+    assert (manifest.last_checkpoint, manifest.last_checkpoint_sha256) == (path.name, runs.file_sha256(path))
+    assert len(identity["run_uid"]) == 32 and _manifest(tmp_path / "again")[0].read_manifest().run_uid != identity["run_uid"]
 
 
 def test_a_checkpoint_of_another_format_is_refused_naming_the_file(tmp_path):

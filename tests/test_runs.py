@@ -85,7 +85,7 @@ def test_checkpoints_keep_the_last_k_and_resolve(tmp_path):
     open_tiny(tmp_path / "r")  # reopening removes the torn temporary
     assert not list(run.checkpoints.glob(".*"))
     with pytest.raises(RunError, match="no checkpoint"):
-        runs.resolve_checkpoint(RunFolder(tmp_path / "empty"), None)
+        runs.resolve_checkpoint(open_tiny(tmp_path / "empty"), None)
 
 
 def test_losses_are_cut_back_to_the_resumed_step(tmp_path):

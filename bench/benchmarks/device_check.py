@@ -342,7 +342,7 @@ def torchrun(check: Check, processes: int, seconds: float) -> None:
         f"train.checkpoint_every={s.torchrun_steps}", "train.log_every=1", f"train.device={check.device.type}",
         *TRAINER_OPTIONS]).runs
     folder = check.work / f"torchrun-{processes}"
-    config_file = folder / "config.yaml"
+    config_file = folder / "train.yaml"  # the train command's config; the run folder is folder/run
     runs.write_text(config_file, config_module.dump(run.config))
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
                "-m", "bench", "train", str(config_file), "--run-dir", str(folder / "run"), "--no-progress"]

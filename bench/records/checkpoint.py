@@ -3,7 +3,11 @@
 Written by the trainer, read by resume, evaluation and `inpaint`; all of them go through
 `save` / `load` here, which go through bench.runs (atomic write, `.sha256` beside each file,
 verified on every load, bad files set aside on resume). A file of another format version is
-refused with its name: this code reads exactly `FORMAT`.
+refused with its name: this code reads exactly `FORMAT`. Each checkpoint records the identity of
+the run that wrote it (bench.records.manifest.Manifest.identity: run id and uid), and `save`
+records it in that run's manifest as its last checkpoint, so evaluation can tell the run's own
+checkpoints, and its last one, from files copied in (bench.evaluate). A checkpoint written before
+identities were recorded reads with `run` None.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ class Checkpoint:
     spec: MethodSpec
     method: dict[str, Any]  # Method.state_dict(): networks, optimisers, extra state
     rng: list[dict[str, Any]]  # every process's RNG states, by rank
+    run: dict[str, Any] | None = None  # the writing run's Manifest.identity (None: written before identities)
 
     @property
     def data_position(self) -> int:
@@ -39,7 +44,8 @@ class Checkpoint:
     def to_state(self) -> dict[str, Any]:
         return {"format": FORMAT, "step": self.step, "data_position": self.data_position,
                 "global_batch": self.global_batch, "method_name": self.method_name,
-                "spec": dataclasses.asdict(self.spec), "method": self.method, "rng": self.rng}
+                "spec": dataclasses.asdict(self.spec), "method": self.method, "rng": self.rng,
+                "run": self.run}
 
 
 def from_state(path: Path, state: dict[str, Any]) -> Checkpoint:
@@ -56,12 +62,15 @@ def from_state(path: Path, state: dict[str, Any]) -> Checkpoint:
                                    f"{step} × global batch {batch}; the file is inconsistent")
     spec = MethodSpec(**{**state["spec"], "mean_pixel": tuple(state["spec"]["mean_pixel"])})
     return Checkpoint(step=step, global_batch=batch, method_name=state["method_name"], spec=spec,
-                      method=state["method"], rng=state["rng"])
+                      method=state["method"], rng=state["rng"], run=state.get("run"))
 
 
 def save(run: runs.RunFolder, checkpoint: Checkpoint, keep_last: int) -> Path:
-    """Write `checkpoint` as the run's step file (with its checksum); keep the last `keep_last`."""
-    return runs.save_checkpoint(run, checkpoint.step, checkpoint.to_state(), keep_last)
+    """Write `checkpoint` as the run's step file (with its checksum), record it in the run's
+    manifest as its last (name and sha256), then keep the last `keep_last` files."""
+    return runs.save_checkpoint(run, checkpoint.step, checkpoint.to_state(), keep_last,
+                                written=lambda path, sha256: run.update_manifest(
+                                    last_checkpoint=path.name, last_checkpoint_sha256=sha256))
 
 
 def load(path: Path, map_location: str | torch.device = "cpu") -> Checkpoint:

@@ -3,15 +3,18 @@
 What a run was (id, profile, method, dataset, seed), where and from what code it ran (git state,
 package versions, command, device, world size), its life (started, finished, status, resumes,
 the error that stopped it, the step it stopped on divergence at) and what it is bound to (the
-weights' provenance, the split lists' checksums). `bench.runs` writes manifest.json as
-`Manifest.to_dict()` and reads it with `from_dict`, which checks every key and value
-(`bench.typed`, as the run config is checked) and names the file; `replace` checks its changes
-the same way.
+weights' provenance, the split lists' checksums, the last checkpoint it wrote and that file's
+sha256). Its `identity` (run id and a random uid made with the run) is written into every
+checkpoint the run saves, so a checkpoint of another run, even one of the same id, is told
+apart. `bench.runs` writes manifest.json as `Manifest.to_dict()` and reads it with `from_dict`,
+which checks every key and value (`bench.typed`, as the run config is checked) and names the
+file; `replace` checks its changes the same way.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -61,6 +64,15 @@ class Manifest:
     provenance: dict[str, Any] | None = None  # where the weights come from (trained/released)
     split: dict[str, Any] | None = None  # the train/test split lists' checksums (bench.data.splits)
     official_checkpoint: str | None = None  # the released file an evaluation-only run scored
+    # random, made with the run (None: a manifest written before uids): tells two runs of one id apart
+    run_uid: str | None = None
+    last_checkpoint: str | None = None  # the file name of the last checkpoint the run wrote
+    last_checkpoint_sha256: str | None = None  # and its sha256, as written
+
+    @property
+    def identity(self) -> dict[str, str | None]:
+        """What a checkpoint records of the run that wrote it (bench.records.checkpoint)."""
+        return {"run_id": self.run_id, "run_uid": self.run_uid}
 
     @property
     def shown_method(self) -> str:
@@ -73,6 +85,11 @@ class Manifest:
     def replace(self, **changes: Any) -> Manifest:
         """A copy with `changes`, each name and value checked as on reading."""
         return from_dict("manifest", {**self.to_dict(), **changes})
+
+
+def new_uid() -> str:
+    """A run uid: random, so no two runs share one (not even two of one run id)."""
+    return uuid.uuid4().hex
 
 
 def from_dict(path: Path | str, data: Any) -> Manifest:

@@ -6,11 +6,14 @@ scored. Each batch is appended whole and fsynced, so a killed evaluation leaves 
 last line, which the one reader (`read`, through bench.records.reading) ignores and the next
 writer cuts off. The evaluated checkpoint is identified by its file's sha256 (`checkpoint_sha256`,
 its file name beside it), so two different files never share rows; a rows file written before
-that column existed is refused, saying to evaluate again. Beside it, eval/plan.json records
-what the evaluation of each checkpoint (by sha256) set out to score: its mask settings and
-images per setting (`record_plan`, `read_plan`), so an incomplete one can be told (bench.coverage),
-and the test split it drew them from ({count, sha256}), so a split short of the dataset's
-published size is never shown as the full one (bench.tables).
+that column existed is refused, saying to evaluate again. A checkpoint of another run scored with
+`evaluate --foreign` is labelled in its rows' `protocol` (`FOREIGN`, `foreign_source`). Beside
+it, eval/plan.json records what the evaluation of each checkpoint (by sha256) set out to score:
+its mask settings, images per setting and mask seed (`record_plan`, `read_plan`), so an
+incomplete one can be told (bench.coverage) and one checkpoint's rows are never scored under two
+mask seeds: its result set has one seed, and another is refused (`PlanError`); and the test
+split it drew them from ({count, sha256}), so a split short of the dataset's published size is
+never shown as the full one (bench.tables).
 """
 
 from __future__ import annotations
@@ -43,9 +46,21 @@ def key(row: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(row[c] for c in KEY_COLUMNS)
 
 
-def protocol_text(protocol: Mapping[str, object]) -> str:
-    """The `protocol` column of a method's Method.protocol()."""
-    return ";".join(f"{k}={v}" for k, v in sorted(protocol.items()))
+def protocol_text(protocol: Mapping[str, object], foreign: str | None = None) -> str:
+    """The `protocol` column of a method's Method.protocol(); `foreign`: the run the scored
+    checkpoint comes from when it is not the run's own (`evaluate --foreign`), as `FOREIGN`."""
+    items = sorted(protocol.items()) + ([] if foreign is None else [(FOREIGN, foreign)])
+    return ";".join(f"{k}={v}" for k, v in items)
+
+
+FOREIGN = "foreign_checkpoint"
+"""The protocol item of rows scored from another run's checkpoint; its value names that run."""
+
+
+def foreign_source(protocol: str) -> str | None:
+    """The run a row's checkpoint comes from if it was scored as foreign (`protocol_text`), else None."""
+    marked = [item for item in protocol.split(";") if item.startswith(f"{FOREIGN}=")]
+    return marked[-1].removeprefix(f"{FOREIGN}=") if marked else None
 
 
 class Writer:
@@ -126,10 +141,15 @@ def scored_images(run: runs.RunFolder, sha256: str) -> dict[tuple[str, str], set
 PLAN_FIX = "move it aside and run `inpaint-bench evaluate RUN` again to record it"
 
 
+class PlanError(ValueError):
+    """An evaluation that would mix a second mask seed into one checkpoint's rows."""
+
+
 def read_plan(run: runs.RunFolder) -> dict[str, dict[str, object]]:
-    """{checkpoint sha256: {"masks": [eval.masks names], "count": images per setting, and
-    "test_split": {count, sha256} where recorded}}; {} when the run has no plan file (rows
-    written before plans were recorded)."""
+    """{checkpoint sha256: {"masks": [eval.masks names], "count": images per setting,
+    "mask_seed": the masks' seed, "test_split": {count, sha256}}}; {} when the run has no plan
+    file (rows written before plans were recorded). An entry written before seeds or splits were
+    recorded has no "mask_seed" or "test_split"."""
     if not run.plan_file.is_file():
         return {}
     plan = reading.json_object(run.plan_file, PLAN_FIX)
@@ -137,17 +157,27 @@ def read_plan(run: runs.RunFolder) -> dict[str, dict[str, object]]:
         split = entry.get("test_split") if isinstance(entry, dict) else None
         if not (isinstance(entry, dict) and isinstance(entry.get("masks"), list)
                 and isinstance(entry.get("count"), int)
-                and (split is None or (isinstance(split, dict) and isinstance(split.get("count"), int)))):
+                and (split is None or (isinstance(split, dict) and isinstance(split.get("count"), int)))
+                and isinstance(entry.get("mask_seed", 0), int)):
             raise reading.fail(run.plan_file, f"{sha[:12]}…: expected {{masks: list, count: int, "
-                               "test_split: {count: int, sha256}}}", PLAN_FIX)
+                               "mask_seed: int, test_split: {count: int, sha256}}}", PLAN_FIX)
     return plan
 
 
 def record_plan(run: runs.RunFolder, sha256: str, masks: Iterable[str], count: int,
-                test_split: Mapping[str, object]) -> None:
-    """Add an evaluation's mask settings, image count and test split (bench.data.splits.fingerprint)
-    to the plan of checkpoint `sha256`."""
+                test_split: Mapping[str, object], mask_seed: int, *, name: str, assumed_seed: int) -> None:
+    """Add an evaluation's mask settings, image count, test split (bench.data.splits.fingerprint)
+    and mask seed to the plan of checkpoint `sha256` (shown as `name`). A seed other than the one
+    its rows were scored with is a PlanError, nothing written: one checkpoint's rows are one mask
+    seed's. A plan entry written before seeds were recorded is taken as scored with
+    `assumed_seed` (the run config's)."""
     plan = read_plan(run)
-    before = plan.get(sha256, {}).get("masks", [])
-    plan[sha256] = {"masks": list(dict.fromkeys([*before, *masks])), "count": count, "test_split": dict(test_split)}
+    entry = plan.get(sha256, {})
+    scored = entry.get("mask_seed", assumed_seed) if entry else mask_seed
+    if scored != mask_seed:
+        raise PlanError(f"{run.plan_file}: {name} was scored with eval.mask_seed={scored}; scoring "
+                        f"it with eval.mask_seed={mask_seed} would mix two mask sets in its rows: "
+                        f"drop the override, or move {run.eval_dir} aside to score it afresh")
+    plan[sha256] = {"masks": list(dict.fromkeys([*entry.get("masks", []), *masks])), "count": count,
+                    "test_split": dict(test_split), "mask_seed": mask_seed}
     runs.write_json(run.plan_file, plan)

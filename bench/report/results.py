@@ -35,6 +35,7 @@ import pandas as pd
 from bench import audit, coverage, metrics, profiles, tables, typed
 from bench.records import manifest as manifest_record
 from bench.records import reading
+from bench.records import rows as rows_record
 from bench.records import divergence as divergence_record
 from bench.records import validation as validation_record
 from bench.records.manifest import Manifest
@@ -175,6 +176,9 @@ def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder,
                 levels: Mapping[str, Mapping[str, float]]) -> ReportRun:
     run_id = typed.check_name(record.run_id, f"{record.path}: run id", ValueError)  # names report files
     own = rows[rows["run_id"] == run_id]
+    evaluated = [name if (source := rows_record.foreign_source(protocol)) is None
+                 else f"{name} (foreign: a checkpoint of run {source})"
+                 for name, protocol in own[["checkpoint", "protocol"]].drop_duplicates().itertuples(index=False)]
     losses = samples = validation = divergence = None
     if record.folder.validation_file.is_file():
         write_bytes(folder.validation_file(run_id), record.folder.validation_file.read_bytes())
@@ -195,7 +199,7 @@ def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder,
     return ReportRun(run_id, record.method, record.dataset, record.profile,
                      record.provenance.get("kind") == "released", provenance_text(record.manifest),
                      provenance_text(record.manifest, 64), record.manifest, record.card, record.config,
-                     [str(c) for c in own["checkpoint"].unique()], last, losses, samples,
+                     evaluated, last, losses, samples,
                      run_status(record.folder)[0], sample_ids,
                      record.provenance.get("kind") == TRAINING_FREE_PROVENANCE["kind"], validation,
                      dict(levels.get(run_id, {})), divergence, profiles.comparable(record.profile))
@@ -240,12 +244,9 @@ def collect(run_dirs: Sequence[Path], out_dir: Path, *, l1: str = tables.DEFAULT
     metrics.check_l1(l1)
     if not run_dirs:
         raise ValueError("report: no run folders given")
-    incomplete = coverage.check(run_dirs, partial)
+    incomplete = coverage.check(run_dirs, partial)  # refuses two folders of one run id too
     records = [read_run_folder(Path(p)) for p in run_dirs]
     ids = [r.run_id for r in records]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
-    if repeated:
-        raise ValueError(f"report: run id(s) {', '.join(repeated)} given more than once")
     for record in records:  # the logs to copy, read where they are: a damaged one is named there, nothing written
         validation_record.read(record.folder.validation_file)
         divergence_record.read(record.folder.divergence_file)
