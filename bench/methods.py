@@ -93,6 +93,8 @@ TRAINING_FREE = tuple(n for n, e in BUILTINS.items() if e.training_free)
 # The floor a trained method must beat in the learning checks (methods check, the learning probe):
 # the trivial fill and the best classical one on the sample data (docs/learning.md).
 FLOOR_REFERENCES = ("mean-fill", "telea")
+# Ours, whose training step the device check times beside its authors' official code's.
+OFFICIAL_CODE_TWIN = "pennet"
 
 ENTRY_POINT_GROUP = "inpaint_bench.methods"
 PLUGIN_COLOURS = ("#9467bd", "#ff7f0e", "#e377c2", "#8c6d31", "#393b79", "#637939")  # none a built-in's

@@ -20,7 +20,7 @@ Cases, in order, each under its own time cap (CAPS, in seconds; together at most
                   GPUs are visible. One process starts no process group (bench.distributed), so
                   only N = 2 runs a collective;
   quick profile   `inpaint-bench reproduce quick` end to end, its centre-mask PSNR per method
-                  against the committed CPU figures (CPU_QUICK_CENTRE_PSNR) within QUICK_BOUNDS_DB;
+                  against the committed CPU figures (quick_cpu_reference.csv) within QUICK_BOUNDS_DB;
   official pennet the official PEN-Net code's train step beside ours on the same inputs, when a
                   checkout is given (bench/benchmarks/official_pennet.py says how it is found).
 A case that fails or runs past its cap records its one-line error and the check goes on. Every
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import gc
 import math
 import os
@@ -71,10 +72,9 @@ MODES = {"float32": (False, False), "bfloat16": (True, False), "channels_last": 
 # bfloat16 keeps 8 bits of mantissa (measured on CPU: 0.4 % to 14 %).
 PARITY_BOUNDS = {"bfloat16": 0.25, "channels_last": 1e-2}
 # README.md's quick-run table (2026-12-07, the idle 2-core CPU): centre-mask mean PSNR (dB) over
-# the 24 test crops, and the wall time. srpnet-baseline is pennet's network, trained once.
-CPU_QUICK_CENTRE_PSNR = {"srpnet+discriminator": 22.76, "pennet": 22.72, "srpnet-baseline": 22.72,
-                         "glcic": 22.11, "srpnet": 21.88, "picnet": 21.22, "telea": 25.26,
-                         "navier-stokes": 25.13, "biharmonic": 24.67, "mean-fill": 24.32}
+# the 24 test crops per method (quick_cpu_reference.csv beside this file; srpnet-baseline is
+# pennet's network, trained once), and the wall time.
+CPU_QUICK_REFERENCE = Path(__file__).with_name("quick_cpu_reference.csv")
 CPU_QUICK_WALL_S = 395
 # Methods are built for ITERATIONS steps and timed from step TIMED_FROM on: every one in its main
 # phase (GLCIC's joint one, 80 % of its steps; at step 0 it trains its completion network alone).
@@ -103,7 +103,7 @@ class Settings:
 FULL = Settings(256, 8, 64, 3, 1, 5, None, (), "the whole quick profile", 1.0)
 # A shared 2-core CPU runs the smoke's cases up to 5× slower under load than idle (torchrun with 2
 # gloo processes took 36 s there at a load of 9, 2 cores): generous caps, the check is its cases.
-SMOKE = Settings(64, 2, 4, 1, 0, 1, (2,), ("--methods", "mean-fill"),
+SMOKE = Settings(64, 2, 4, 1, 0, 1, (2,), ("--methods", methods.FLOOR_REFERENCES[0]),
                  "smoke: the training-free mean fill only (training the whole profile takes minutes on CPU)", 5.0)
 
 
@@ -369,15 +369,16 @@ def quick_profile(check: Check, seconds: float) -> None:
     wall = time.perf_counter() - start
     rows = tables.load_rows(sorted(p for p in (folder / "runs").iterdir() if p.is_dir()))
     centre = rows[rows["mask_setting"] == "center"].groupby("method", sort=False)["psnr"].mean()
+    cpu = {row["method"]: float(row["centre_psnr"]) for row in csv.DictReader(CPU_QUICK_REFERENCE.open())}
     check.add("quick profile", f"{check.settings.quick_note}: {wall:.0f} s wall (CPU: {CPU_QUICK_WALL_S} s)",
               wall_s=wall, cpu_wall_s=CPU_QUICK_WALL_S, methods=len(centre))
     for name, psnr in centre.items():
         kind = "training-free" if methods.entry(name).training_free else "trained"
-        difference = psnr - CPU_QUICK_CENTRE_PSNR[name]
+        difference = psnr - cpu[name]
         within = abs(difference) <= QUICK_BOUNDS_DB[kind]
-        check.add("quick profile", f"{name} centre PSNR {psnr:.2f} dB, CPU {CPU_QUICK_CENTRE_PSNR[name]:.2f} "
+        check.add("quick profile", f"{name} centre PSNR {psnr:.2f} dB, CPU {cpu[name]:.2f} "
                   f"({difference:+.2f}; {'within' if within else 'OUTSIDE'} ±{QUICK_BOUNDS_DB[kind]:g})",
-                  method=name, centre_psnr=psnr, cpu_centre_psnr=CPU_QUICK_CENTRE_PSNR[name],
+                  method=name, centre_psnr=psnr, cpu_centre_psnr=cpu[name],
                   difference_db=difference, bound_db=QUICK_BOUNDS_DB[kind], within_bound=within)
 
 
@@ -388,7 +389,7 @@ def official(check: Check) -> None:
                   f"${official_pennet.ENVIRONMENT})", status="skipped")
         return
     s = check.settings
-    method, images, masks = build(check, "pennet")
+    method, images, masks = build(check, methods.OFFICIAL_CODE_TWIN)
     method.train()
     theirs = official_pennet.train_step(folder, images, masks)
     ours_s = timed(lambda: method.train_step(images, masks, TIMED_FROM), s.steps, s.warmup, check.device)
