@@ -111,20 +111,25 @@ def cause(path: Path, output: np.ndarray, truth: np.ndarray, hole: np.ndarray, g
 
 def _changed_cause(path: Path, output: np.ndarray, truth: np.ndarray, known: np.ndarray,
                    other_holes: Mapping[str, np.ndarray]) -> str:
-    """The likely cause of known pixels changed beyond SHARE, told with the loose rule."""
+    """The likely cause of known pixels changed beyond SHARE: a channel order or flip that makes
+    them match exactly, else a lossy copy (of the output, or of a BGR or flipped one: the loose
+    rule), else another setting's."""
     raw = _raw(path)
     if raw is not None and raw.dtype == np.uint16 and raw.max() <= 255:
         return "a 16-bit file holding 0–255 values (save 8-bit, or scale by 257)"
     if _grey(output, raw) and _colour(truth, known):
         return "grey while the truth is colour"
-    if _loosely_keeps(output[..., ::-1], truth, known):
-        return "channels in BGR order (swapping red and blue makes the known pixels match)"
-    for flip, axes in (("vertically", (0,)), ("horizontally", (1,)), ("both ways", (0, 1))):
-        if _loosely_keeps(np.flip(output, axes), truth, known):
-            return f"flipped {flip} (flipping it back makes the known pixels match)"
-    if _loosely_keeps(output, truth, known):
-        return ("small changes all over its known pixels (a lossy copy such as JPEG, or a raw network output "
-                "not pasted over its input)")
+    lossy = ("small changes all over its known pixels (a lossy copy such as JPEG, or a raw network output "
+             "not pasted over its input)")
+    # exact causes first, then a lossy copy (of the output itself, else of a BGR or flipped one)
+    for keeps in (_keeps, _loosely_keeps):
+        if keeps is _loosely_keeps and keeps(output, truth, known):
+            return lossy
+        if keeps(output[..., ::-1], truth, known):
+            return "channels in BGR order (swapping red and blue makes the known pixels match)"
+        for flip, axes in (("vertically", (0,)), ("horizontally", (1,)), ("both ways", (0, 1))):
+            if keeps(np.flip(output, axes), truth, known):
+                return f"flipped {flip} (flipping it back makes the known pixels match)"
     for setting, other in other_holes.items():
         if _loosely_keeps(output, truth, ~other):
             return wrong_setting(setting)

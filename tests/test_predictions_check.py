@@ -112,6 +112,14 @@ def test_a_broken_output_is_refused_naming_its_cause(export, tmp_path, capsys, c
     assert not (tmp_path / "runs").exists()  # nothing written
 
 
+def test_a_lossy_copy_is_named_as_one_not_as_channel_order_or_a_flip(export, tmp_path, capsys):
+    """The near-grey sample images' JPEG copies also match loosely when their channels are swapped:
+    exact causes are tried first, then the lossy copy, and only then a lossy copy of a BGR one."""
+    code, err, _ = score_cli(variant(export, tmp_path, jpeg), export, tmp_path, capsys)
+    assert code == 2 and "a lossy copy such as JPEG" in err
+    assert "BGR" not in err and "flipped" not in err, err
+
+
 def test_accept_changed_known_scores_them_and_the_rows_and_report_say_so(export, tmp_path, capsys):
     outputs = variant(export, tmp_path, CASES["bgr"][0])
     code, err, _ = score_cli(outputs, export, tmp_path, capsys, "--accept-changed-known")
