@@ -25,7 +25,6 @@ from bench.data.masks import BUCKET_LABELS
 from bench.records import rows
 from bench.records.manifest import Manifest
 from bench.runs import RunFolder
-from bench import methods
 from tests import checkout_guard, toy_method
 
 SAMPLE_SIZE = 32
@@ -36,8 +35,7 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 def toy_registered(monkeypatch):
     """The toy methods (tests/toy_method.py) in the registry for one test; a module takes it for
     all its tests with `pytestmark = pytest.mark.usefixtures("toy_registered")`."""
-    for name, entry in toy_method.ENTRIES.items():
-        monkeypatch.setitem(methods.REGISTRY, name, entry)
+    toy_method.put_in_registry(monkeypatch)
 
 
 @pytest.fixture(scope="session", autouse=True)

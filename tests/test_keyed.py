@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from bench import evaluate, methods, runs, tables, train
+from bench import evaluate, runs, tables
 from bench.records import checkpoint as checkpoint_record
 from bench.records import rows as rows_record
 from bench.report import results
@@ -23,14 +23,8 @@ pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 def pair(tmp_path_factory):
     """Two tiny toy runs of one config and one run id, seeds 0 and 5 (never evaluated: copy them)."""
     root = tmp_path_factory.mktemp("pair")
-    with pytest.MonkeyPatch.context() as patch:
-        for name, entry in toy_method.ENTRIES.items():
-            patch.setitem(methods.REGISTRY, name, entry)
-        made = {seed: train.train(toy_method.tiny_config(*SMALL, f"data.cache_dir={root / 'cache'}",
-                                                         f"train.seed={seed}"),
-                                  run_dir=root / f"seed{seed}", progress=False)
-                for seed in (0, 5)}
-    return made
+    return {seed: toy_method.train_tiny(root, f"seed{seed}", *SMALL, f"train.seed={seed}")
+            for seed in (0, 5)}
 
 
 def last(run_dir):

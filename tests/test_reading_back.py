@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench import cli, evaluate, lock, methods, runs, tables, train
+from bench import cli, evaluate, lock, runs, tables, train
 from bench.data.masks import BUCKET_LABELS
 from bench.records import reading
 from bench.records import rows as rows_record
@@ -33,12 +33,9 @@ pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny toy run, trained and evaluated once (copy it before changing it)."""
-    root = tmp_path_factory.mktemp("trained")
+    run = toy_method.train_tiny(tmp_path_factory.mktemp("trained"), "r", *SMALL)
     with pytest.MonkeyPatch.context() as patch:
-        for name, entry in toy_method.ENTRIES.items():
-            patch.setitem(methods.REGISTRY, name, entry)
-        run = train.train(toy_method.tiny_config(*SMALL, f"data.cache_dir={root / 'cache'}"),
-                          run_dir=root / "r", progress=False)
+        toy_method.put_in_registry(patch)
         evaluate.evaluate(run, progress=False)
     return run
 

@@ -103,6 +103,24 @@ def register() -> None:
     methods.REGISTRY.update(ENTRIES)
 
 
+def put_in_registry(patch) -> None:
+    """The toy entries in the registry for as long as `patch` (a pytest MonkeyPatch) lasts."""
+    for name, entry in ENTRIES.items():
+        patch.setitem(methods.REGISTRY, name, entry)
+
+
+def train_tiny(root: Path, name: str, *overrides: str) -> Path:
+    """A tiny toy run trained in `root / name` (its sample cache in `root / "cache"`), for a
+    module-scoped fixture, which cannot take the function-scoped registry fixture."""
+    import pytest
+    from bench import train
+
+    with pytest.MonkeyPatch.context() as patch:
+        put_in_registry(patch)
+        return train.train(tiny_config(f"data.cache_dir={root / 'cache'}", *overrides),
+                           run_dir=root / name, progress=False)
+
+
 def tiny_config(*overrides: str) -> config.Config:
     """A run of the toy method on the sample set at 32², a few CPU steps, no workers."""
     base = {
