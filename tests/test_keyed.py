@@ -9,11 +9,12 @@ import shutil
 
 import pytest
 
-from bench import evaluate, runs, tables
+from bench import evaluate, runs, tables, train
 from bench.records import checkpoint as checkpoint_record
 from bench.records import rows as rows_record
 from bench.report import results
 from tests import toy_method
+from tests.test_reliability import assert_same_weights
 from tests.test_reading_back import SMALL, cli_line, copy_run, snapshot
 
 pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
@@ -103,6 +104,31 @@ def test_the_last_checkpoint_is_the_one_the_manifest_recorded_not_a_copied_file(
     assert code == 2 and err.count("\n") == 1
     assert f"{recorded}: sha256 " in err and f"recorded in {folder.manifest_file} when the run wrote it" in err
     assert snapshot(run) == before
+
+
+def test_resume_refuses_a_checkpoint_of_another_run_and_resumes_once_it_is_moved(pair, tmp_path, capsys):
+    run = copy_run(pair[0], tmp_path / "run")
+    folder = runs.RunFolder(run)
+    for name in ("step_0000006.pt", "step_0000006.pt.sha256"):  # as if it crashed after step 4
+        (folder.checkpoints / name).unlink()
+    runs.fail_run(folder, "crashed")
+    stray = copy_checkpoint(last(pair[5]), folder.checkpoints / "step_0000006.pt")
+    ours, theirs = (runs.RunFolder(p).read_manifest().run_uid for p in (run, pair[5]))
+    config = folder.read_config()
+    with pytest.raises(train.TrainingError) as refused:
+        train.train(config, run_dir=run, progress=False)
+    assert str(refused.value) == (
+        f"{stray}: a checkpoint of run tiny (uid {theirs[:12]}), not of this run tiny (uid {ours[:12]}); "
+        f"nothing was resumed: move it out of {folder.checkpoints} to resume from this run's own checkpoints")
+    assert stray.is_file() and runs.file_sha256(stray) == runs.file_sha256(last(pair[5]))
+    assert not (folder.checkpoints / "step_0000008.pt").exists()
+
+    shutil.move(stray, tmp_path / "moved.pt")
+    runs.checksum_path(stray).unlink()
+    capsys.readouterr()
+    train.train(config, run_dir=run, progress=False)
+    assert "step_0000004.pt (step 4)" in capsys.readouterr().err
+    assert_same_weights(pair[0], run)  # the run's own step 6 again, nothing of the stray file in it
 
 
 def test_one_checkpoints_rows_are_one_mask_seeds(pair, tmp_path, capsys):
