@@ -12,7 +12,7 @@ import pytest
 from bench import evaluate, runs, tables, train
 from bench.records import checkpoint as checkpoint_record
 from bench.records import rows as rows_record
-from bench.report import results
+from bench.report import build, results
 from tests import toy_method
 from tests.test_reliability import assert_same_weights
 from tests.test_reading_back import SMALL, cli_line, copy_run, snapshot
@@ -155,6 +155,16 @@ def test_one_checkpoints_rows_are_one_mask_seeds(pair, tmp_path, capsys):
     code, err = cli_line(capsys, "evaluate", run, "eval.mask_seed=5", "--no-progress")
     assert code == 2 and "was scored with eval.mask_seed=0" in err
     assert set(tables.load_rows([run]).groupby("mask_setting")["image_id"].nunique()) == {4}
+
+
+def test_the_report_states_the_mask_seed_and_count_the_rows_were_scored_with_not_the_config(pair, tmp_path, capsys):
+    run = copy_run(pair[0], tmp_path / "run")
+    assert runs.RunFolder(run).read_config().eval.mask_seed == 0
+    assert cli_line(capsys, "evaluate", run, "eval.mask_seed=5", "eval.count=2", "--no-progress")[0] == 0
+    report = results.read_results(results.collect([run], tmp_path / "rep", n_boot=10).path)
+    glance = dict(build.protocol_view(report.runs, tables.DEFAULT_L1).glance)
+    assert glance["Run tiny"].endswith("test images 2 per setting; irregular masks: bench.data.masks seeded "
+                                       "generator, mask seed 5; settings center, irregular_0")
 
 
 @pytest.mark.parametrize("command", ["tables", "report"])

@@ -287,11 +287,22 @@ class Protocol:
     gaps: list[MethodCard] = field(default_factory=list)  # SRPNet-family runs
 
 
-def _mask_source(run: ReportRun) -> str:
-    nvidia = run.setting("data.nvidia_masks")
-    source = f"NVIDIA irregular mask files from {nvidia}" if nvidia else "bench.data.masks seeded generator"
-    return (f"irregular masks: {source}, mask seed {run.setting('eval.mask_seed', '?')}; "
-            f"settings {', '.join(run.setting('eval.masks', []) or ['?'])}")
+def _scored(run: ReportRun) -> str:
+    """What the run's rows were scored on: images per setting, mask seed and settings from its
+    evaluation's own record (eval/plan.json), else from config.yaml, saying so."""
+    nvidia, made = run.setting("data.nvidia_masks"), run.setting("data.mask_dir")
+    source = (f"NVIDIA irregular mask files from {nvidia}" if nvidia else f"the mask set in {made}" if made
+              else "bench.data.masks seeded generator")
+    entries = list(run.plans.values())
+    if not entries:
+        return (f"test images {run.setting('eval.count') or 'whole test split'}; irregular masks: {source}, "
+                f"mask seed {run.setting('eval.mask_seed', '?')}; settings "
+                f"{', '.join(run.setting('eval.masks', []) or ['?'])} (as config.yaml says: no eval/plan.json)")
+    counts = sorted({str(e["count"]) for e in entries})
+    seeds = sorted({str(e.get("mask_seed", run.setting("eval.mask_seed", "?"))) for e in entries})
+    settings = list(dict.fromkeys(name for e in entries for name in e["masks"]))
+    return (f"test images {' and '.join(counts)} per setting; irregular masks: {source}, mask seed "
+            f"{' and '.join(seeds)}; settings {', '.join(settings)}")
 
 
 def _protocol_entries(runs: list[ReportRun]) -> list[tuple[str, str]]:
@@ -340,8 +351,7 @@ def protocol_view(runs: list[ReportRun], l1: str) -> Protocol:
         if run.released:
             glance.append((f"Run {run.run_id}", (
                 f"{run.method} on {run.dataset}; {run.provenance_full}; resolution "
-                f"{run.setting('data.size', '?')} px; test images "
-                f"{run.setting('eval.count') or 'whole test split'}; {_mask_source(run)}")))
+                f"{run.setting('data.size', '?')} px; {_scored(run)}")))
             continue
         glance.append((f"Run {run.run_id}", (
             f"{run.method} on {run.dataset}; {run.provenance}; "
@@ -350,8 +360,7 @@ def protocol_view(runs: list[ReportRun], l1: str) -> Protocol:
             f"batch {run.setting('train.batch_size', '?')} "
             f"({run.setting('train.batch_size_scope', '?')}); "
             f"training masks {run.setting('data.train_masks', '?')}; {_augmentation(run)}; "
-            f"{_extra_training_images(run)}test images "
-            f"{run.setting('eval.count') or 'whole test split'}; {_mask_source(run)}")))
+            f"{_extra_training_images(run)}{_scored(run)}")))
     cards = []
     for run in runs:
         card = run.card

@@ -133,6 +133,9 @@ class ReportRun:
     divergence: str | None = None  # copied divergence.csv, relative to the report folder
     # the `comparable` flag of the profile that planned it (bench/configs); None: no such profile
     profile_comparable: bool | None = None
+    # eval/plan.json's entries of the checkpoints its rows come from (sha256 → mask settings,
+    # images per setting, mask seed, test split): what its evaluation scored, not what config.yaml says
+    plans: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def smoke(self) -> bool:
@@ -196,13 +199,15 @@ def _report_run(record: RunRecord, rows: pd.DataFrame, folder: ReportFolder,
     if record.dataset == tables.SAMPLE_DATASET:
         sample_ids = {domain: list(dict.fromkeys(ids)) for domain, ids in own.groupby("domain", sort=False)["image_id"]}
     last = None if record.losses is None or record.losses.empty else int(record.losses["step"].max())
+    plan = rows_record.read_plan(record.folder)
+    plans = {sha: plan[sha] for sha in own["checkpoint_sha256"].unique() if sha in plan}
     return ReportRun(run_id, record.method, record.dataset, record.profile,
                      record.provenance.get("kind") == "released", provenance_text(record.manifest),
                      provenance_text(record.manifest, 64), record.manifest, record.card, record.config,
                      evaluated, last, losses, samples,
                      run_status(record.folder)[0], sample_ids,
                      record.provenance.get("kind") == TRAINING_FREE_PROVENANCE["kind"], validation,
-                     dict(levels.get(run_id, {})), divergence, profiles.comparable(record.profile))
+                     dict(levels.get(run_id, {})), divergence, profiles.comparable(record.profile), plans)
 
 
 def divergence_banner(record: RunRecord) -> str | None:
