@@ -122,7 +122,8 @@ TABLE_TITLES = {
     "paired": "Paired comparison: SRPNet minus each other method on the same images and masks",
     "audit": "Paper-consistency audit (computed from paper_tables.csv)",
 }
-FAMILIES_TITLE = "Mask families: LaMa's and MAT's mask distributions (seeded generators, not their test files)"
+FAMILIES_TITLE = ("Mask families: LaMa's and MAT's masks (seeded generators of their distributions, "
+                  "not their test files, unless labelled MAT's released masks)")
 GROUP_COLUMNS = ["run_id", "method", "dataset", "source", "mask_setting", "bucket"]
 
 
@@ -477,12 +478,17 @@ def paired_comparison(rows: pd.DataFrame, *, l1: str = DEFAULT_L1, reference: st
                            "baseline": METHOD_ORDER, "run_id": (), "baseline_run_id": ()})
 
 
-def families_table(ours: pd.DataFrame) -> pd.DataFrame:
-    """The aggregated rows of the mask-family settings (bench.data.mask_families), each named by
-    its label ("LaMa-distribution thick 256"), which no paper table holds."""
+def families_table(ours: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """The aggregated rows (`ours`) of the mask-family settings (bench.data.mask_families), each
+    named by its label, which no paper table holds: "LaMa-distribution thick 256" for a seeded
+    generator's masks, "MAT's released masks large 512" where every mask of the run's setting was
+    imported from MAT's files (the per-image `rows` say which)."""
     frame = ours[ours["mask_setting"].isin(list(mask_families.FAMILIES))].copy()
+    released = rows.groupby(["run_id", "mask_setting"])["mask_id"].agg(
+        lambda ids: all(map(mask_families.is_released, ids)))
     frame.insert(frame.columns.get_loc("mask_setting") + 1, "masks",
-                 [mask_families.label(name) for name in frame["mask_setting"]])
+                 [mask_families.label(name, bool(released.get((run_id, name), False)))
+                  for run_id, name in zip(frame["run_id"], frame["mask_setting"])])
     return sort_by(frame, {"dataset": DATASET_ORDER, "source": (SOURCE_FULL, SOURCE_SAMPLE),
                            "mask_setting": tuple(mask_families.FAMILIES), "method": METHOD_ORDER, "run_id": ()})
 
@@ -525,7 +531,7 @@ def build_tables(rows: pd.DataFrame, paper: pd.DataFrame, *, l1: str = DEFAULT_L
         tables[spec.key] = paper_table(spec, ours, paper, l1=l1)
     tables["table3"] = like_with_like(tables["table3"], ours, paper)
     tables["paired"] = paired_comparison(rows, l1=l1, n_boot=n_boot, seed=seed)
-    tables["families"] = families_table(ours)
+    tables["families"] = families_table(ours, rows)
     tables["audit"] = audit.audit_paper(paper)
     return tables
 

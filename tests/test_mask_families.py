@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bench import cli, config, tables, testset
+from bench import cli, config, runs, tables, testset
 from bench.data import mask_families as F
 from bench.data import masks
 from bench.records import rows as rows_record
@@ -149,22 +149,14 @@ def test_export_and_evaluate_with_lama_thick_and_mat_large_end_to_end(tmp_path, 
     first = tests.of_setting("mat-large-512")[0]
     assert first.mask_id == mask_id
     assert np.array_equal(np.asarray(Image.open(first.path(out, "masks"))) > 127, mask > 0)
-    outputs = tmp_path / "outputs"  # a "method" that fills its holes with white
-    for entry in tests.entries:
-        pixels = np.asarray(Image.open(entry.path(out, "input"))).copy()
-        pixels[np.asarray(Image.open(entry.path(out, "masks"))) > 127] = 255
-        (outputs / entry.setting).mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(outputs / entry.setting / testset.file_name(entry.id))
-    assert cli.main(["evaluate", "--predictions", str(outputs), "--name", "white", "--testset", str(out),
-                     "--runs-root", str(tmp_path / "runs")]) == 0, capsys.readouterr().err
-    rows = rows_record.read_frame(next((tmp_path / "runs").rglob("rows.csv")))
+    run = score_white_fill(tests, tmp_path / "outputs", tmp_path / "runs", capsys)
+    rows = rows_record.read_frame(runs.RunFolder(run).rows_file)
     assert sorted(rows["mask_setting"].unique()) == names and set(rows["bucket"]) == {"all"}
     assert len(rows) == 6 and (rows.groupby("mask_setting").size() == 3).all()
     expected = {(e.setting, e.id): float(e.hole_ratio) for e in tests.entries}
     for _, row in rows.iterrows():
         assert float(row["hole_ratio"]) == pytest.approx(expected[(row["mask_setting"], row["image_id"])])
     # the tables: the family table by label, and each setting binned by its masks' hole ratio
-    run = next((tmp_path / "runs").rglob("rows.csv")).parent.parent
     assert cli.main(["tables", str(run), "--out", str(tmp_path / "tables"), "--bin-by-hole-ratio", "10",
                      "--bin-by-hole-ratio", "20"]) == 0
     families = pd.read_csv(tmp_path / "tables" / "families.csv")
@@ -180,6 +172,18 @@ def test_export_and_evaluate_with_lama_thick_and_mat_large_end_to_end(tmp_path, 
             assert hit["psnr_ours"].iloc[0] == pytest.approx(group["psnr"].mean())
     report = build_report([run], tmp_path / "report", n_boot=10)
     assert "MAT-distribution large 512" in report.read_text()
+
+
+def score_white_fill(tests: testset.TestSet, outputs, runs_root, capsys):
+    """`evaluate --predictions` of a "method" that fills the exported holes with white; its run folder."""
+    for entry in tests.entries:
+        pixels = np.asarray(Image.open(entry.path(tests.root, "input"))).copy()
+        pixels[np.asarray(Image.open(entry.path(tests.root, "masks"))) > 127] = 255
+        (outputs / entry.setting).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(outputs / entry.setting / testset.file_name(entry.id))
+    assert cli.main(["evaluate", "--predictions", str(outputs), "--name", "white", "--testset", str(tests.root),
+                     "--runs-root", str(runs_root)]) == 0, capsys.readouterr().err
+    return next(runs_root.rglob("rows.csv")).parent.parent
 
 
 def bin_label(ratio: float, width: int) -> str:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import csv
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
 from bench import cli, config, testset
 from bench.data import mask_import, masks
+from tests.test_mask_families import score_white_fill
 
 PER_BUCKET = 2  # the real set has 2,000; the CLI checks that count
 
@@ -107,6 +109,11 @@ def test_mats_masks_are_paired_by_sorted_name_and_inverted(tmp_path, capsys):
     assert "seeded generator" not in tests.protocol["mask_families"]["mat-large-512"]
     exported = np.asarray(Image.open(tests.of_setting("mat-large-512")[2].path(tests.root, "masks"))) > 127
     assert np.array_equal(exported, found[2][1] > 0)
+    # scored, the rows' mask ids say the masks are MAT's released files, and the tables label them so
+    assert [e.mask_id for e in tests.entries] == [f"mat-large-512-released-{i:05d}" for i in range(3)]
+    run = score_white_fill(tests, tmp_path / "outputs", tmp_path / "runs", capsys)
+    assert cli.main(["tables", str(run), "--out", str(tmp_path / "tables")]) == 0
+    assert list(pd.read_csv(tmp_path / "tables" / "families.csv")["masks"]) == ["MAT's released masks large 512"]
     assert cli.main(["masks", "import", "mat", str(src), "--out", str(tmp_path / "other"),
                      "--setting", "mat-large-512", "--count", "4"]) == 2
     assert "masks_val_512_eval: 3 PNG files, expected 4 (--count" in capsys.readouterr().err

@@ -36,6 +36,10 @@ from PIL import Image, ImageDraw
 
 LAMA = "LaMa-distribution"
 MAT = "MAT-distribution"
+MAT_RELEASED = "MAT's released masks"
+"""The label of masks imported from MAT's published evaluation files (bench.data.mask_import)."""
+RELEASED_ID = "-released-"
+"""In the mask id of an imported released mask ("mat-large-512-released-00000", bench.data.masks)."""
 
 
 @dataclass(frozen=True)
@@ -99,10 +103,20 @@ FAMILIES: dict[str, LamaFamily | MatFamily] = {
 }
 
 
-def label(name: str) -> str:
-    """How a report and an export name a family's masks: 'LaMa-distribution thick 256'."""
+def label(name: str, released: bool = False) -> str:
+    """How a report and an export name a family's masks: 'LaMa-distribution thick 256', or
+    'MAT's released masks large 512' for masks imported from MAT's files (`released`)."""
     source, width, size = name.split("-")
-    return f"{LAMA if source == 'lama' else MAT} {width} {size}"
+    return f"{MAT_RELEASED if released else LAMA if source == 'lama' else MAT} {width} {size}"
+
+
+def released_id(name: str, index: int) -> str:
+    return f"{name}{RELEASED_ID}{index:05d}"
+
+
+def is_released(mask_id: str) -> bool:
+    """Whether a row's mask id names a mask imported from the authors' released files."""
+    return RELEASED_ID in mask_id
 
 
 def describe(name: str) -> str:

@@ -380,9 +380,10 @@ def manifest_rows(manifest: Path) -> list[dict[str, str]]:
 
 
 def made_masks(folder: Path, bucket: int | str, size: int, count: int = 0) -> MaskSet:
-    """Bucket b (or the family named `bucket`) of a test set written by `masks make`, checked
-    against its manifest: as many masks as the set was made with (params.txt) and at least
-    `count` (one per test image), and every file's sha256 (here, before evaluation starts)."""
+    """Bucket b (or the family named `bucket`) of a test set written by `masks make` or `masks
+    import`, checked against its manifest: as many masks as the set was made with (params.txt) and
+    at least `count` (one per test image), and every file's sha256 (here, before evaluation
+    starts). Masks imported from MAT's released files have ids that say so (mask_families.is_released)."""
     group = bucket if isinstance(bucket, str) else BUCKET_LABELS[bucket]
     what = f"mask setting {group}" if isinstance(bucket, str) else f"bucket {group}"
     manifest = Path(folder) / MANIFEST
@@ -403,19 +404,27 @@ def made_masks(folder: Path, bucket: int | str, size: int, count: int = 0) -> Ma
     paths = [Path(folder) / r["file"] for r in rows]
     for path, row in zip(paths, rows):
         verify_mask_file(path, row["sha256"])
+    ids = [Path(r["file"]).stem for r in rows]
     if isinstance(bucket, str):
         check_family_size(bucket, size)
+        if _made_params(Path(folder)).get("source") == "mat":  # imported by bench.data.mask_import
+            ids = [mask_families.released_id(bucket, j) for j in range(len(rows))]
     return MaskSet(bucket if isinstance(bucket, str) else "irregular", "all" if isinstance(bucket, str) else group,
-                   [Path(r["file"]).stem for r in rows], lambda j: read_mask_png(paths[j], size))
+                   ids, lambda j: read_mask_png(paths[j], size))
+
+
+def _made_params(folder: Path) -> dict[str, str]:
+    """The key=value fields of a mask set's params.txt ({} without one)."""
+    params = folder / "params.txt"
+    if not params.is_file():
+        return {}
+    return dict(item.split("=", 1) for item in params.read_text().split() if "=" in item)
 
 
 def _made_count(folder: Path) -> int | None:
     """The per-bucket count a `masks make` set was written with (None without params.txt)."""
-    params = folder / "params.txt"
-    if not params.is_file():
-        return None
-    fields = dict(item.split("=", 1) for item in params.read_text().split() if "=" in item)
-    return int(fields["count"]) if fields.get("count", "").isdigit() else None
+    count = _made_params(folder).get("count", "")
+    return int(count) if count.isdigit() else None
 
 
 def verify_mask_file(path: Path, expected_sha256: str) -> None:
