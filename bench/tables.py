@@ -11,7 +11,8 @@ like with like: our figure is pooled over all buckets, but the paper's numbers m
 bucket in some rows, so its Δ is taken against our value under the definition each paper row
 matches (`bench.audit.table3_definitions`), and left empty where none matches. Paper rows that we
 did not run stay in the table with status "not run". Quick runs on the "sample" dataset are
-mapped to the paper dataset of their domain and labelled "sample proxy, not comparable".
+mapped to the paper dataset of their domain and labelled "sample proxy, not comparable"; rows
+scored on a test split smaller than the published one, "short test split, not comparable".
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ STATUS_OK = "ok"
 STATUS_NOT_RUN = "not run"
 STATUS_NOT_IN_PAPER = "not in paper"
 STATUS_PROXY = "sample proxy, not comparable"
+STATUS_SHORT = "short test split, not comparable"
 
 # Table 1 of the paper (not in the CSV): images per split of the registry's paper datasets; the
 # NVIDIA mask set has 12,000 masks.
@@ -345,8 +347,8 @@ def paper_table(spec: TableSpec, ours: pd.DataFrame, paper: pd.DataFrame, *, l1:
     has_paper = merged["l1_paper"].notna()
     has_ours = merged["n"].notna()
     merged["status"] = np.select(
-        [~has_ours, merged["source"] == SOURCE_SAMPLE, ~has_paper],
-        [STATUS_NOT_RUN, STATUS_PROXY, STATUS_NOT_IN_PAPER], default=STATUS_OK)
+        [~has_ours, merged["source"] == SOURCE_SAMPLE, ~has_paper, merged["source"] == SOURCE_SHORT],
+        [STATUS_NOT_RUN, STATUS_PROXY, STATUS_NOT_IN_PAPER, STATUS_SHORT], default=STATUS_OK)
     for metric in METRICS:
         merged[f"{metric}_delta"] = merged[f"{metric}_ours"] - merged[f"{metric}_paper"]
     merged.insert(0, "table", spec.key)

@@ -22,6 +22,7 @@ from bench import cli, config, coverage, evaluate, methods, metrics, runs, table
 from bench.data.images import to_tensor
 from bench.method import MethodSpec
 from bench.records import rows as rows_record
+from bench.report import headline
 
 SETTINGS = ["center", "irregular_3"]
 TRAINING_FREE = ["telea", "navier-stokes", "biharmonic", "mean-fill"]
@@ -275,3 +276,11 @@ def test_a_split_short_of_the_published_size_is_labelled_short_not_full(tmp_path
     assert len(ours) == 2 and set(ours["source"]) == {tables.SOURCE_SHORT}
     label = tables.dataset_label("facade", tables.SOURCE_SHORT)
     assert label == "facade (test split short of its published 100 images)"
+    # a method the paper reports, scored on the short split: beside the paper's number, not comparable
+    as_pennet = rows[rows["run_id"] == "mean-fill-facade"].assign(method="pennet")
+    built = tables.build_tables(as_pennet, tables.load_paper())
+    beside = built["table2"][built["table2"]["n"].notna()]
+    assert list(beside["method"]) == ["pennet"] and not beside["psnr_paper"].isna().any()
+    assert list(beside["status"]) == [tables.STATUS_SHORT]
+    assert headline.sentences(built)[-1].startswith("None of our 1 table rows is comparable with the paper: 1 were "
+                                                    "scored on a test split smaller than the dataset's published one")

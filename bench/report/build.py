@@ -28,8 +28,8 @@ from bench.runs import write_text
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATUS_CLASSES = {tables.STATUS_OK: "ok", tables.STATUS_NOT_RUN: "notrun",
-                  tables.STATUS_PROXY: "proxy", tables.STATUS_NOT_IN_PAPER: "notinpaper",
-                  "differs": "differs"}
+                  tables.STATUS_PROXY: "proxy", tables.STATUS_SHORT: "proxy",
+                  tables.STATUS_NOT_IN_PAPER: "notinpaper", "differs": "differs"}
 SRPNET_FAMILY = tables.ABLATION_METHODS  # the methods built by SRPNet's code
 CI = "sub ci"  # a cell's 95% interval: a small second line on screen, left out in print
 # The smoke banner's link to the checkout's page on longer training: relative to the report as

@@ -86,10 +86,14 @@ def _comparability(built: Mapping[str, pd.DataFrame]) -> str:
     status = ours["status"].value_counts()
     ok, proxy = int(status.get(tables.STATUS_OK, 0)), int(status.get(tables.STATUS_PROXY, 0))
     absent = int(status.get(tables.STATUS_NOT_IN_PAPER, 0))
+    short = int(status.get(tables.STATUS_SHORT, 0))
     reasons = []
     if proxy:
         reasons.append(f"{proxy} come from the sample set's stand-ins for the paper's datasets (a few "
                        "small images, not its test split)")
+    if short:
+        reasons.append(f"{short} were scored on a test split smaller than the dataset's published one "
+                       "(a dataset folder holding fewer images)")
     if absent:
         reasons.append(f"{absent} have no value in the paper (a method, dataset or bucket it did not report)")
     if not ok:
