@@ -343,9 +343,7 @@ def checkpoint_owner(path: Path, checkpoint: checkpoint_record.Checkpoint, run: 
         source, why = "an unknown run", ("written before checkpoints recorded their run, and not in "
                                          f"this run's folder {run.checkpoints}")
     else:
-        source = f"{checkpoint.run['run_id']} (uid {str(checkpoint.run['run_uid'])[:12]})"
-        why = (f"a checkpoint of run {source}, not of this run {ours['run_id']} "
-               f"(uid {str(ours['run_uid'])[:12]})")
+        source, why = checkpoint_record.run_label(checkpoint.run), checkpoint.not_of(ours)
     if foreign:
         return source
     raise EvaluationError(f"{path}: {why}; evaluate it in its own run folder, or give --foreign to "

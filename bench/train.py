@@ -297,12 +297,10 @@ class Trainer:
         # RNG states must stay on CPU
         state = (checkpoint_record.from_state(path, found[1]) if self.rank == 0
                  else checkpoint_record.load(path, map_location="cpu"))
-        ours = self.run_folder.read_manifest().identity
-        if state.run is not None and state.run != ours:  # None: written before checkpoints recorded their run
-            raise TrainingError(
-                f"{path}: a checkpoint of run {state.run['run_id']} (uid {str(state.run['run_uid'])[:12]}), "
-                f"not of this run {ours['run_id']} (uid {str(ours['run_uid'])[:12]}); nothing was resumed: "
-                f"move it out of {self.run_folder.checkpoints} to resume from this run's own checkpoints")
+        foreign = state.not_of(self.run_folder.read_manifest().identity)
+        if foreign:
+            raise TrainingError(f"{path}: {foreign}; nothing was resumed: move it out of "
+                                f"{self.run_folder.checkpoints} to resume from this run's own checkpoints")
         if state.global_batch != self.global_batch:
             raise TrainingError(
                 f"{path}: written with a global batch of {state.global_batch}, this run has "

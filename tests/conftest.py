@@ -32,10 +32,11 @@ CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def toy_registered(monkeypatch):
+def toy_registered():
     """The toy methods (tests/toy_method.py) in the registry for one test; a module takes it for
     all its tests with `pytestmark = pytest.mark.usefixtures("toy_registered")`."""
-    toy_method.put_in_registry(monkeypatch)
+    with toy_method.registered():
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)

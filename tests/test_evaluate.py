@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench import evaluate, methods, runs, train
+from bench import evaluate, runs, train
 from bench.data import masks
 from bench.records import rows as rows_record
 from bench.method import ReleaseError
@@ -30,16 +30,11 @@ pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """A toy run at 64² (MS-SSIM's 5 scales need ≥ 33 px), trained two steps and evaluated."""
-    saved = dict(methods.REGISTRY)
-    toy_method.register()
-    try:
+    with toy_method.registered():
         cfg = toy_method.tiny_config("data.size=64", "train.iterations=2")
         run_dir = train.train(cfg, run_dir=tmp_path_factory.mktemp("runs") / "toy", progress=False)
         evaluate.evaluate(run_dir, overrides=SETTINGS, progress=False)
         return run_dir
-    finally:
-        methods.REGISTRY.clear()
-        methods.REGISTRY.update(saved)
 
 
 @pytest.fixture

@@ -42,14 +42,9 @@ def official(tmp_path_factory):
 @pytest.fixture(scope="module")
 def run_checkpoint(tmp_path_factory):
     """The last checkpoint of a trained 32² toy run."""
-    saved = dict(methods.REGISTRY)
-    toy_method.register()
-    try:
+    with toy_method.registered():
         run_dir = tmp_path_factory.mktemp("run") / "tiny"
         train.train(toy_method.tiny_config(), run_dir=run_dir, progress=False)
-    finally:
-        methods.REGISTRY.clear()
-        methods.REGISTRY.update(saved)
     return runs.latest_checkpoint(runs.RunFolder(run_dir))
 
 

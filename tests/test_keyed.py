@@ -24,8 +24,9 @@ pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 def pair(tmp_path_factory):
     """Two tiny toy runs of one config and one run id, seeds 0 and 5 (never evaluated: copy them)."""
     root = tmp_path_factory.mktemp("pair")
-    return {seed: toy_method.train_tiny(root, f"seed{seed}", *SMALL, f"train.seed={seed}")
-            for seed in (0, 5)}
+    with toy_method.registered():
+        return {seed: toy_method.train_tiny(root, f"seed{seed}", *SMALL, f"train.seed={seed}")
+                for seed in (0, 5)}
 
 
 def last(run_dir):

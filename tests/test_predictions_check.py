@@ -139,13 +139,8 @@ def test_accept_changed_known_scores_them_and_the_rows_and_report_say_so(export,
 @pytest.fixture
 def nan_toy(tmp_path):
     """A toy run whose `inpaint` returns NaN once trained (its losses finite)."""
-    saved = dict(methods.REGISTRY)
-    toy_method.register()
-    try:
+    with toy_method.registered():
         yield tmp_path
-    finally:
-        methods.REGISTRY.clear()
-        methods.REGISTRY.update(saved)
 
 
 def test_evaluate_refuses_a_nan_prediction(nan_toy, capsys):

@@ -33,9 +33,8 @@ pytestmark = pytest.mark.usefixtures("toy_registered")  # tests/conftest.py
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A tiny toy run, trained and evaluated once (copy it before changing it)."""
-    run = toy_method.train_tiny(tmp_path_factory.mktemp("trained"), "r", *SMALL)
-    with pytest.MonkeyPatch.context() as patch:
-        toy_method.put_in_registry(patch)
+    with toy_method.registered():
+        run = toy_method.train_tiny(tmp_path_factory.mktemp("trained"), "r", *SMALL)
         evaluate.evaluate(run, progress=False)
     return run
 

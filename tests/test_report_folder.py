@@ -11,7 +11,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from bench import cli, methods, tables, train
+from bench import cli, tables, train
 from bench.evaluate import evaluate
 from bench.records.run_folder import read_run_folder
 from bench.report import build_report, render
@@ -24,10 +24,8 @@ N_BOOT = 50
 @pytest.fixture(scope="module")
 def toy_runs(tmp_path_factory):
     """Two real toy runs on the sample set at 64² (trained two steps, evaluated, samples saved)."""
-    saved = dict(methods.REGISTRY)
-    toy_method.register()
     root = tmp_path_factory.mktemp("runs")
-    try:
+    with toy_method.registered():
         made = []
         for run_id, seed in (("toy-a", 1), ("toy-b", 2)):
             cfg = toy_method.tiny_config("data.size=64", "train.iterations=2", f"run.id={run_id}",
@@ -36,9 +34,6 @@ def toy_runs(tmp_path_factory):
             evaluate(run_dir, overrides=["eval.masks=[center, irregular_5]"], progress=False)
             made.append(run_dir)
         return made
-    finally:
-        methods.REGISTRY.clear()
-        methods.REGISTRY.update(saved)
 
 
 def test_the_run_folder_record_reads_exact_keys(toy_runs):

@@ -54,8 +54,8 @@ def trip(tmp_path_factory):
 @pytest.fixture(scope="module")
 def toy_trip(tmp_path_factory):
     """The round trip of the toy method, whose holes take many levels: where rounding shows."""
-    toy_method.register()
-    return round_trip(tmp_path_factory.mktemp("toy_trip"), "toy")
+    with toy_method.registered():
+        return round_trip(tmp_path_factory.mktemp("toy_trip"), "toy")
 
 
 def copy_inputs(trip, tmp_path):

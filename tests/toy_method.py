@@ -18,8 +18,10 @@ own command line, so subprocess tests (SIGKILL, torchrun) use the real entry poi
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -103,22 +105,24 @@ def register() -> None:
     methods.REGISTRY.update(ENTRIES)
 
 
-def put_in_registry(patch) -> None:
-    """The toy entries in the registry for as long as `patch` (a pytest MonkeyPatch) lasts."""
-    for name, entry in ENTRIES.items():
-        patch.setitem(methods.REGISTRY, name, entry)
+@contextlib.contextmanager
+def registered() -> Iterator[None]:
+    """The toy entries in the registry inside the block, the registry as it was after it."""
+    saved = dict(methods.REGISTRY)
+    register()
+    try:
+        yield
+    finally:
+        methods.REGISTRY.clear()
+        methods.REGISTRY.update(saved)
 
 
 def train_tiny(root: Path, name: str, *overrides: str) -> Path:
-    """A tiny toy run trained in `root / name` (its sample cache in `root / "cache"`), for a
-    module-scoped fixture, which cannot take the function-scoped registry fixture."""
-    import pytest
+    """A tiny toy run trained in `root / name`, its sample cache in `root / "cache"` (inside `registered()`)."""
     from bench import train
 
-    with pytest.MonkeyPatch.context() as patch:
-        put_in_registry(patch)
-        return train.train(tiny_config(f"data.cache_dir={root / 'cache'}", *overrides),
-                           run_dir=root / name, progress=False)
+    return train.train(tiny_config(f"data.cache_dir={root / 'cache'}", *overrides),
+                       run_dir=root / name, progress=False)
 
 
 def tiny_config(*overrides: str) -> config.Config:

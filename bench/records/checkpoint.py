@@ -41,11 +41,23 @@ class Checkpoint:
         """The global sample number the data stream continues from."""
         return self.step * self.global_batch
 
+    def not_of(self, ours: dict[str, Any]) -> str | None:
+        """Why this is not a checkpoint of run `ours` (a Manifest.identity), naming both runs;
+        None when it records that run, or no run (written before identities)."""
+        if self.run is None or self.run == ours:
+            return None
+        return f"a checkpoint of run {run_label(self.run)}, not of this run {run_label(ours)}"
+
     def to_state(self) -> dict[str, Any]:
         return {"format": FORMAT, "step": self.step, "data_position": self.data_position,
                 "global_batch": self.global_batch, "method_name": self.method_name,
                 "spec": dataclasses.asdict(self.spec), "method": self.method, "rng": self.rng,
                 "run": self.run}
+
+
+def run_label(identity: dict[str, Any]) -> str:
+    """A run identity as messages name it: "tiny (uid 0123456789ab)"."""
+    return f"{identity['run_id']} (uid {str(identity['run_uid'])[:12]})"
 
 
 def from_state(path: Path, state: dict[str, Any]) -> Checkpoint:
